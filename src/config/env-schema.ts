@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { SERVICE_NAMES } from './database-config.ts';
+
+/** Empty strings in .env files mean "not set", as they do for most tools. */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const port = (fallback: number) =>
+  optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'expected a port number between 1 and 65535')
+      .transform(Number)
+      .refine((value) => value >= 1 && value <= 65535, 'expected a port number between 1 and 65535')
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const optionalPositiveInteger = (what: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, `expected a whole number of ${what} above 0`)
+      .transform(Number)
+      .refine((value) => value > 0, `expected a whole number of ${what} above 0`)
+      .optional(),
+  );
+
+const positiveInteger = (fallback: number, what: string) =>
+  optionalPositiveInteger(what).transform((value) => value ?? fallback);
+
+const identifier = (fallback: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z_][a-z0-9_]{0,62}$/,
+        'expected a lower-case PostgreSQL name: letters, digits and _, starting with a letter or _, at most 63 characters',
+      )
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const postgresUrl = optionalText.pipe(
+  z
+    .string()
+    .refine((value) => /^postgres(ql)?:\/\/.+/.test(value) && URL.canParse(value), {
+      message: 'expected a URL like postgres://user:password@host:5432/database',
+    })
+    .optional(),
+);
+
+const redisUrl = optionalText.pipe(
+  z
+    .string()
+    .refine((value) => /^rediss?:\/\/.+/.test(value) && URL.canParse(value), {
+      message: 'expected a URL like redis://127.0.0.1:6379/0',
+    })
+    .optional(),
+);
+
+const servicePasswordVariables = Object.fromEntries(
+  SERVICE_NAMES.map((service) => [`${service.toUpperCase()}_DB_PASSWORD`, optionalText]),
+) as Record<`${Uppercase<(typeof SERVICE_NAMES)[number]>}_DB_PASSWORD`, typeof optionalText>;
+
+export const POOL_NAMES = [...SERVICE_NAMES, 'orchestration'] as const;
+export type PoolName = (typeof POOL_NAMES)[number];
+
+const servicePoolVariables = Object.fromEntries(
+  POOL_NAMES.map((name) => [`TRADEDB_POOL_MAX_${name.toUpperCase()}`, optionalPositiveInteger('connections')]),
+) as Record<`TRADEDB_POOL_MAX_${Uppercase<PoolName>}`, ReturnType<typeof optionalPositiveInteger>>;
+
+/**
+ * Every environment variable tradedb reads, with its default. The README's table is
+ * generated from the same list (`tradedb config --help` prints it too).
+ */
+export const envSchema = z.object({
+  POSTGRES_HOST: optionalText,
+  POSTGRES_PORT: port(5432),
+  POSTGRES_USER: identifier('postgres'),
+  POSTGRES_PASSWORD: optionalText,
+  POSTGRES_SSLMODE: optionalText.pipe(
+    z.enum(['disable', 'prefer', 'require', 'verify-full']).optional().transform((value) => value ?? 'prefer'),
+  ),
+  DATABASE_URL: postgresUrl,
+  TRADING_DB_NAME: identifier('trading_system'),
+  TRADING_DB_USER: identifier('trading_user'),
+  TRADING_DB_PASSWORD: optionalText,
+  SERVICE_DB_PASSWORD: optionalText,
+  ...servicePasswordVariables,
+  READONLY_DB_PASSWORD: optionalText,
+  ORCHESTRATION_DB_NAME: identifier('orchestration'),
+  ORCHESTRATION_DB_USER: identifier('orchestration_user'),
+  ORCHESTRATION_DB_PASSWORD: optionalText,
+  ORCHESTRATION_DATABASE_URL: postgresUrl,
+  REDIS_HOST: optionalText,
+  REDIS_PORT: port(6379),
+  REDIS_URL: redisUrl,
+  TRADEDB_DATA_DIR: optionalText.transform((value) => value ?? '.tradedb'),
+  TRADEDB_EMBEDDED_PORT: port(54329),
+  TRADEDB_POOL_MAX: positiveInteger(5, 'connections'),
+  TRADEDB_POOL_IDLE_TIMEOUT_MS: positiveInteger(10_000, 'milliseconds'),
+  TRADEDB_POOL_CONNECTION_TIMEOUT_MS: positiveInteger(5_000, 'milliseconds'),
+  TRADEDB_STATEMENT_TIMEOUT_MS: positiveInteger(30_000, 'milliseconds'),
+  ...servicePoolVariables,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** One line per variable for `--help` and the README: name, default, meaning. */
+export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, meaning: string]> = [
+  ['POSTGRES_HOST', '(unset: embedded server)', 'PostgreSQL server to use; when unset (and no DATABASE_URL) tradedb starts its own'],
+  ['POSTGRES_PORT', '5432', 'port of POSTGRES_HOST'],
+  ['POSTGRES_USER', 'postgres', 'superuser that `tradedb setup` connects as (nothing else uses it)'],
+  ['POSTGRES_PASSWORD', '(none)', "that superuser's password"],
+  ['POSTGRES_SSLMODE', 'prefer', 'disable | prefer | require | verify-full, for a remote server'],
+  ['DATABASE_URL', '(unset)', 'superuser URL, instead of POSTGRES_HOST/PORT/USER/PASSWORD'],
+  ['TRADING_DB_NAME', 'trading_system', 'the trading database (eight service schemas)'],
+  ['TRADING_DB_USER', 'trading_user', 'role that owns the schemas and tables'],
+  ['TRADING_DB_PASSWORD', '(none)', "that role's password (setup sets it)"],
+  ['SERVICE_DB_PASSWORD', '(none)', 'password of every service role unless <SERVICE>_DB_PASSWORD is set'],
+  ['<SERVICE>_DB_PASSWORD', 'SERVICE_DB_PASSWORD', 'one service role, e.g. EXECUTION_DB_PASSWORD for execution_user'],
+  ['READONLY_DB_PASSWORD', 'SERVICE_DB_PASSWORD', 'password of trading_readonly'],
+  ['ORCHESTRATION_DB_NAME', 'orchestration', 'database of scheduled flows (replaces the seed\'s "prefect")'],
+  ['ORCHESTRATION_DB_USER', 'orchestration_user', 'role that owns the orchestration database'],
+  ['ORCHESTRATION_DB_PASSWORD', '(none)', "that role's password (setup sets it)"],
+  ['ORCHESTRATION_DATABASE_URL', '(unset)', 'orchestration connection URL; overrides the four above'],
+  ['REDIS_HOST', '(unset: no Redis)', 'Redis for cache and events; without it tradedb uses PostgreSQL alone'],
+  ['REDIS_PORT', '6379', 'port of REDIS_HOST'],
+  ['REDIS_URL', '(unset)', 'Redis URL, instead of REDIS_HOST/PORT'],
+  ['TRADEDB_DATA_DIR', '.tradedb', "embedded server's data and generated passwords"],
+  ['TRADEDB_EMBEDDED_PORT', '54329', "embedded server's port (never 5432, to leave a system server alone)"],
+  ['TRADEDB_POOL_MAX', '5', 'connections per service pool'],
+  ['TRADEDB_POOL_MAX_<SERVICE>', 'TRADEDB_POOL_MAX', 'one pool, e.g. TRADEDB_POOL_MAX_EXECUTION or _ORCHESTRATION'],
+  ['TRADEDB_POOL_IDLE_TIMEOUT_MS', '10000', 'close a pooled connection idle this long'],
+  ['TRADEDB_POOL_CONNECTION_TIMEOUT_MS', '5000', 'fail when no connection is free this long'],
+  ['TRADEDB_STATEMENT_TIMEOUT_MS', '30000', 'server cancels statements running longer'],
+];

@@ -1,0 +1,66 @@
+import type pg from 'pg';
+import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
+import type { ConnectionSource } from './queryable.ts';
+
+export interface TransactionOptions {
+  /** Default 'read committed'. Use 'serializable' where a race must be impossible. */
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable';
+  readOnly?: boolean;
+  /** Attempts in all, including the first; default 5. */
+  maxAttempts?: number;
+  /** First retry waits up to this long, doubling each time (full jitter); default 10 ms. */
+  baseDelayMs?: number;
+  /** No wait is longer than this; default 1000 ms. */
+  maxDelayMs?: number;
+  /** Called before each retry, e.g. to count or log them. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `work` inside one transaction on a connection from `source` and commits it. A
+ * serialization failure (40001) or deadlock (40P01) rolls back and runs `work` again, after a
+ * jittered backoff so that the racing transactions do not collide again; `work` must therefore
+ * be safe to repeat (no side effects outside the database). Any other error rolls back and is
+ * thrown as its typed DatabaseError.
+ */
+export async function withTransaction<T>(
+  source: ConnectionSource,
+  work: (client: pg.PoolClient, attempt: number) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  const begin = `BEGIN ISOLATION LEVEL ${(options.isolationLevel ?? 'read committed').toUpperCase()}${options.readOnly ? ' READ ONLY' : ''}`;
+  for (let attempt = 1; ; attempt += 1) {
+    const client = await source.connect();
+    let broken = false;
+    try {
+      await client.query(begin);
+      const result = await work(client, attempt);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = !(await rollback(client));
+      if (!isRetryableTransactionError(error) || attempt >= maxAttempts) throw toDatabaseError(error);
+      const delayMs = backoffDelay(attempt, options.baseDelayMs ?? 10, options.maxDelayMs ?? 1000);
+      options.onRetry?.(error, attempt, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    } finally {
+      // A connection whose rollback failed is in an unknown state: destroy it, don't reuse it.
+      client.release(broken);
+    }
+  }
+}
+
+async function rollback(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return true;
+  } catch {
+    return false; // the caller destroys the connection instead of returning it to the pool
+  }
+}
+
+/** Full jitter: a random wait between 0 and base·2^(attempt-1), capped. */
+export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.round(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
+}
