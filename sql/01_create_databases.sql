@@ -1,7 +1,9 @@
 -- tradedb 01: roles and databases. Run as a superuser against the maintenance database:
 --   psql -v ON_ERROR_STOP=1 -h HOST -U postgres -f sql/01_create_databases.sql
 -- Idempotent: every object is created only when missing. CREATE DATABASE cannot run in a
--- transaction block, so this file is applied statement by statement (\gexec).
+-- transaction block, so this file is applied statement by statement (\gexec), never in one
+-- transaction; the marker below tells `tradedb setup` so.
+-- tradedb:no-transaction
 \ir include/defaults.sql
 
 -- The owner of every schema and table in the trading database. Services never connect as it.
