@@ -53,9 +53,9 @@ export async function startEmbeddedServer(settings: EmbeddedServerSettings): Pro
   const pgdata = path.join(dataDir, 'pgdata');
   const logFile = path.join(dataDir, 'postgres.log');
   const binaries = await embeddedBinaries();
-  const runAs = await osUserFor(dataDir);
-
+  const runAs = await osUser();
   prepareDataDir(dataDir, runAs);
+  if (runAs) assertReachableBy(dataDir, runAs.uid);
   const credentials = loadOrCreateCredentials(dataDir, settings.superuserPassword, settings.roles);
 
   const running = runningServerPort(pgdata);
@@ -68,11 +68,11 @@ export async function startEmbeddedServer(settings: EmbeddedServerSettings): Pro
     return handle(settings.port, credentials, false, async () => undefined);
   }
 
+  await assertPortFree(settings.port);
   if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
     log(`Initialising the embedded PostgreSQL cluster in ${pgdata} ...`);
     await initialiseCluster(binaries.initdb, dataDir, pgdata, credentials.superuserPassword, runAs);
   }
-  await assertPortFree(settings.port);
 
   const serverOptions = [
     `-p ${settings.port}`,
@@ -125,7 +125,7 @@ async function embeddedBinaries(): Promise<{ initdb: string; pg_ctl: string }> {
 }
 
 /** As root, the uid/gid of the OS user the server runs as (created when missing). */
-async function osUserFor(dataDir: string): Promise<{ uid: number; gid: number } | undefined> {
+async function osUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   let ids = await idsOf(OS_USER);
   if (!ids) {
@@ -140,7 +140,6 @@ async function osUserFor(dataDir: string): Promise<{ uid: number; gid: number } 
     ids = await idsOf(OS_USER);
   }
   if (!ids) throw new UserFacingError(`Running as root, tradedb could not find the OS user "${OS_USER}" it created.`);
-  assertReachableBy(dataDir, ids.uid);
   return ids;
 }
 
@@ -155,7 +154,7 @@ async function idsOf(user: string): Promise<{ uid: number; gid: number } | undef
 
 /** The server's OS user must be able to walk down to the data directory. */
 function assertReachableBy(dataDir: string, uid: number): void {
-  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+  for (let dir = dataDir; ; dir = path.dirname(dir)) {
     if (existsSync(dir)) {
       const stat = statSync(dir);
       if (stat.uid !== uid && (stat.mode & 0o001) === 0) {

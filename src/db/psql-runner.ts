@@ -75,12 +75,12 @@ async function runItems(
       continue;
     }
     const sql = interpolate(item.parts, variables);
-    const result = await execute(db, sql, file, item.textLine);
+    const result = await execute(db, sql, file, item);
     const outcome = record(result, file, item.line, options, outcomes);
     if (item.gexec) {
       for (const row of outcome.rows) {
         for (const value of Object.values(row)) {
-          if (value !== null) record(await execute(db, String(value), file, item.line, true), file, item.line, options, outcomes);
+          if (value !== null) record(await execute(db, String(value), file, { line: item.line }), file, item.line, options, outcomes);
         }
       }
     }
@@ -144,13 +144,18 @@ async function runMeta(
   }
 }
 
-async function execute(db: Queryable, sql: string, file: string, textLine: number, generated = false): Promise<pg.QueryResult> {
+/**
+ * Runs one statement; a server error becomes a PsqlScriptError at the failing line: the error's
+ * character position counted from where the statement's text begins (`textLine`), or else the
+ * statement's first line. Statements made by \gexec have no text in the file: no textLine.
+ */
+async function execute(db: Queryable, sql: string, file: string, at: { line: number; textLine?: number }): Promise<pg.QueryResult> {
   try {
     return await db.query(sql);
   } catch (error) {
     if (!isServerError(error)) throw error;
-    const offset = error.position && !generated ? Number(error.position) - 1 : 0;
-    const line = textLine + (sql.slice(0, offset).match(/\n/g)?.length ?? 0);
+    const line =
+      error.position && at.textLine !== undefined ? at.textLine + (sql.slice(0, Number(error.position) - 1).match(/\n/g)?.length ?? 0) : at.line;
     throw new PsqlScriptError(file, line, error.code, error.message, error.detail, error.hint);
   }
 }

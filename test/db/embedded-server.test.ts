@@ -1,0 +1,95 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diagnoseConnectionError } from '../../src/db/connection-diagnosis.ts';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/db/embedded-server.ts';
+import { UserFacingError } from '../../src/db/errors.ts';
+
+/** A port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+let dataDir: string;
+let port: number;
+let server: EmbeddedServer;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'tradedb-embedded-'));
+  // mkdtemp makes it 0700; as root, the server's OS user must be able to enter it.
+  chmodSync(dataDir, 0o755);
+  port = await freePort();
+  server = await startEmbeddedServer({ dataDir, port, roles: ['trading_user'] });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const clientFor = (password: string) => new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+
+describe('the embedded PostgreSQL server', () => {
+  it('runs PostgreSQL 15 on 127.0.0.1 with pg_stat_statements preloaded and a generated superuser password', async () => {
+    const client = clientFor(server.superuser.password);
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('shared_preload_libraries') AS preload, current_setting('listen_addresses') AS listen",
+      );
+      expect(rows[0]).toEqual({ major: 15, preload: 'pg_stat_statements', listen: '127.0.0.1' });
+    } finally {
+      await client.end();
+    }
+    expect(server.superuser.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(server.generatedPasswords.trading_user).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(server.startedHere).toBe(true);
+  });
+
+  it('refuses a wrong password with advice instead of a stack trace', async () => {
+    const client = clientFor('wrong');
+    const error = await client.connect().catch((caught: unknown) => caught);
+    await client.end().catch(() => undefined);
+    const explained = diagnoseConnectionError(error, { host: '127.0.0.1', port, user: 'postgres', database: 'postgres', configuredBy: 'x' });
+    expect(explained).toBeInstanceOf(UserFacingError);
+    expect((explained as Error).message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}.*"postgres".*password was refused`));
+  });
+
+  it('is joined, not started twice, by a second process on the same data directory', async () => {
+    const second = await startEmbeddedServer({ dataDir, port, roles: ['trading_user'] });
+    expect(second.startedHere).toBe(false);
+    expect(second.superuser.password).toBe(server.superuser.password);
+    await second.stop(); // must leave the first one's server running
+    const client = clientFor(server.superuser.password);
+    await client.connect();
+    await client.end();
+  });
+
+  it('says which port to change when its port is taken by another program', async () => {
+    const blocker = net.createServer();
+    const takenPort = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    try {
+      const otherDir = mkdtempSync(path.join(os.tmpdir(), 'tradedb-embedded-'));
+      chmodSync(otherDir, 0o755);
+      await expect(startEmbeddedServer({ dataDir: otherDir, port: takenPort, roles: [] })).rejects.toThrow(
+        new RegExp(`Port ${takenPort} on 127\\.0\\.0\\.1 is already in use.*TRADEDB_EMBEDDED_PORT`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('says which directory cannot be written and which variable to set', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'tradedb-embedded-')), 'not-a-directory');
+    writeFileSync(file, '');
+    await expect(startEmbeddedServer({ dataDir: path.join(file, 'data'), port: await freePort(), roles: [] })).rejects.toThrow(
+      /data directory .*not-a-directory\/data cannot be written \(ENOTDIR\).*TRADEDB_DATA_DIR/,
+    );
+  });
+});

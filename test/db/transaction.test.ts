@@ -1,0 +1,117 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminOptions } from '../../src/db/connection-options.ts';
+import { CheckViolationError, UniqueViolationError } from '../../src/db/errors.ts';
+import { backoffDelay, withTransaction } from '../../src/db/transaction.ts';
+import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
+
+let db: TestDatabases;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  db = await cloneTemplateDatabases('tx');
+  pool = new pg.Pool({ ...adminOptions(db.config, db.config.trading.database), max: 6 });
+  await pool.query('CREATE TABLE shared.tx_test (id int PRIMARY KEY, amount numeric NOT NULL CHECK (amount >= 0))');
+});
+afterAll(async () => {
+  await pool?.end();
+  await db?.drop();
+});
+
+/** Resolves once `count` callers have arrived: makes two transactions interleave on purpose. */
+function barrier(count: number): () => Promise<void> {
+  let arrived = 0;
+  let release: () => void = () => undefined;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  return () => {
+    arrived += 1;
+    if (arrived === count) release();
+    return all;
+  };
+}
+
+describe('withTransaction', () => {
+  it('retries a provoked serialization failure (40001) and both transactions end up applied', async () => {
+    await pool.query('TRUNCATE shared.tx_test');
+    const bothHaveRead = barrier(2);
+    const retries: string[] = [];
+    // Write skew: each reads the total, then inserts a row derived from it. Under SERIALIZABLE
+    // one of the two must fail with 40001 on the first attempt.
+    const transfer = (id: number) =>
+      withTransaction(
+        pool,
+        async (client, attempt) => {
+          const { rows } = await client.query<{ total: string }>('SELECT coalesce(sum(amount), 0) AS total FROM shared.tx_test');
+          if (attempt === 1) await bothHaveRead();
+          await client.query('INSERT INTO shared.tx_test (id, amount) VALUES ($1, $2)', [id, Number(rows[0]!.total) + 1]);
+          return attempt;
+        },
+        { isolationLevel: 'serializable', onRetry: (error) => retries.push((error as { code?: string }).code ?? '?') },
+      );
+    const attempts = await Promise.all([transfer(1), transfer(2)]);
+    expect(retries).toEqual(['40001']);
+    expect(attempts.sort()).toEqual([1, 2]);
+    const { rows } = await pool.query('SELECT id, amount::text FROM shared.tx_test ORDER BY amount');
+    // Serial outcome: the first saw 0 and wrote 1, the retried one saw 1 and wrote 2.
+    expect(rows.map((row) => row.amount)).toEqual(['1', '2']);
+  });
+
+  it('retries a provoked deadlock (40P01)', async () => {
+    await pool.query('TRUNCATE shared.tx_test');
+    await pool.query('INSERT INTO shared.tx_test VALUES (1, 10), (2, 10)');
+    const bothLocked = barrier(2);
+    const retries: string[] = [];
+    const lockBoth = (first: number, second: number) =>
+      withTransaction(
+        pool,
+        async (client, attempt) => {
+          await client.query('UPDATE shared.tx_test SET amount = amount + 1 WHERE id = $1', [first]);
+          if (attempt === 1) await bothLocked();
+          await client.query('UPDATE shared.tx_test SET amount = amount + 1 WHERE id = $1', [second]);
+        },
+        { onRetry: (error) => retries.push((error as { code?: string }).code ?? '?') },
+      );
+    await Promise.all([lockBoth(1, 2), lockBoth(2, 1)]);
+    expect(retries).toEqual(['40P01']);
+    const { rows } = await pool.query('SELECT amount::text FROM shared.tx_test ORDER BY id');
+    expect(rows.map((row) => row.amount)).toEqual(['12', '12']);
+  });
+
+  it('rolls back everything and throws a typed error for a non-retryable failure, without retrying', async () => {
+    await pool.query('TRUNCATE shared.tx_test');
+    let attempts = 0;
+    const failure = await withTransaction(pool, async (client) => {
+      attempts += 1;
+      await client.query('INSERT INTO shared.tx_test VALUES (1, 5)');
+      await client.query('INSERT INTO shared.tx_test VALUES (1, 6)');
+    }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UniqueViolationError);
+    expect(failure).toMatchObject({ sqlstate: '23505', constraint: 'tx_test_pkey' });
+    expect(attempts).toBe(1);
+    expect((await pool.query('SELECT count(*)::int AS n FROM shared.tx_test')).rows[0].n).toBe(0);
+
+    await expect(withTransaction(pool, (client) => client.query('INSERT INTO shared.tx_test VALUES (3, -1)'))).rejects.toBeInstanceOf(CheckViolationError);
+  });
+
+  it('gives up after maxAttempts and throws the last serialization failure', async () => {
+    let attempts = 0;
+    const failure = await withTransaction(
+      pool,
+      async () => {
+        attempts += 1;
+        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      },
+      { maxAttempts: 3, baseDelayMs: 1 },
+    ).catch((error: unknown) => error);
+    expect(attempts).toBe(3);
+    expect(failure).toMatchObject({ sqlstate: '40001' });
+  });
+
+  it('backs off with full jitter, never above the cap', () => {
+    for (let attempt = 1; attempt <= 12; attempt += 1) {
+      const delay = backoffDelay(attempt, 10, 1000);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThanOrEqual(Math.min(1000, 10 * 2 ** (attempt - 1)));
+    }
+  });
+});
