@@ -60,7 +60,26 @@ export function createPools(config: DatabaseConfig, onError: (pool: string, erro
         Object.entries(all).map(([name, pool]) => [name, { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max }]),
       ),
     close: async () => {
-      await Promise.all(Object.values(all).map((pool) => pool.end()));
+      await Promise.all(Object.values(all).map(endPool));
     },
   };
+}
+
+/**
+ * pool.end() resolves once every client is asked to close, not once it has: wait for each
+ * client's 'remove' (emitted after its connection is closed), so that stopping the server
+ * right after never cuts a session off mid-goodbye.
+ */
+async function endPool(pool: pg.Pool): Promise<void> {
+  const open = pool.totalCount;
+  let closed = 0;
+  const allClosed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => {
+      closed += 1;
+      if (closed >= open) resolve();
+    });
+  });
+  await pool.end();
+  await allClosed;
 }
