@@ -5,6 +5,9 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import path from 'node:path';
 import { runPsqlScript } from '../../src/db/psql-runner.ts';
 import { connectAdmin, scriptVariables, SQL_DIR } from '../../src/db/setup.ts';
+import { dropDatabases } from './drop-databases.ts';
+
+export { dropDatabases };
 
 export interface TestDatabases {
   /** Configuration pointing at this file's own trading and orchestration databases. */
@@ -55,16 +58,5 @@ async function createFromTemplate(admin: Awaited<ReturnType<typeof connectAdmin>
       if ((error as { code?: string }).code !== '55006' || attempt >= 20) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
-  }
-}
-
-/** Drops the trading and orchestration databases a test made, even with sessions still open. */
-export async function dropDatabases(config: DatabaseConfig): Promise<void> {
-  const admin = await connectAdmin(config, config.server.maintenanceDatabase);
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${config.trading.database}" WITH (FORCE)`);
-    await admin.query(`DROP DATABASE IF EXISTS "${config.orchestration.database}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
   }
 }
