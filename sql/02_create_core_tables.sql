@@ -767,17 +767,12 @@ CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON shared.audit_lo
     FOR EACH ROW EXECUTE FUNCTION shared.forbid_update_delete();
 
 -- ---------------------------------------------------------------------------------------------
--- Monthly partitions: last month through three months ahead (UTC). The maintenance flow keeps
--- creating months ahead, and the default partitions catch anything outside them.
+-- Monthly partitions: last month through three months ahead (UTC). `tradedb setup` runs the
+-- same include on every run; the maintenance flow keeps creating months ahead, and the default
+-- partitions catch anything outside them.
 -- ---------------------------------------------------------------------------------------------
 
-SELECT sum(shared.create_monthly_partitions(
-           parent, (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date, 5))
-           AS partitions_created
-  FROM (VALUES ('shared.audit_log'::regclass),
-               ('data_ingestion.market_data'::regclass),
-               ('logging.system_logs'::regclass),
-               ('logging.performance_logs'::regclass)) AS partitioned (parent);
+\ir include/ensure-partitions.sql
 
 -- ---------------------------------------------------------------------------------------------
 -- Grants: least privilege. Each service writes only its own schema, reads the schemas it

@@ -80,7 +80,8 @@ export function setupScripts(sqlDir = SQL_DIR): Omit<SetupStep, 'state'>[] {
  * Option 1: applies sql/01..03 and then sql/migrations/ in order, each at most once, under an
  * advisory lock so that concurrent setups serialise (the second finds the work done). Records
  * each script with its checksum; refuses to go on if an applied script has changed since.
- * Then sets configured role passwords and runs 04 to verify the result.
+ * Then creates any missing monthly partitions around today, sets configured role passwords and
+ * runs 04 to verify the result.
  */
 export async function runSetup(config: DatabaseConfig, options: SetupOptions = {}): Promise<SetupReport> {
   const started = performance.now();
@@ -116,6 +117,7 @@ export async function runSetup(config: DatabaseConfig, options: SetupOptions = {
       applied.push(step.script);
     }
 
+    await runPsqlScript(trading!, path.join(sqlDir, 'include/ensure-partitions.sql'), { variables });
     const passwordsSet = await applyRolePasswords(maintenance, loginRoles(config));
     const verify = await runVerify(trading!, variables, sqlDir);
     return { steps, applied, passwordsSet, verify, serverVersion, durationMs: performance.now() - started };

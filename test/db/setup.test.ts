@@ -202,6 +202,23 @@ describe('tradedb setup', () => {
     }
   });
 
+  it('recreates a missing partition of the current month on every run (a database set up long ago)', async () => {
+    const clone = await cloneTemplateDatabases('partitions');
+    created.push(clone.config);
+    const admin = await connectAdmin(clone.config, clone.config.trading.database);
+    try {
+      const month = (await admin.query<{ month: string }>("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMM') AS month")).rows[0]!.month;
+      await admin.query(`DROP TABLE logging.system_logs_p${month}`);
+      const report = await runSetup(clone.config);
+      expect(report.applied).toEqual([]);
+      expect(report.verify?.ok).toBe(true);
+      const { rows } = await admin.query("SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = to_regclass($1)", [`logging.system_logs_p${month}`]);
+      expect(rows).toEqual([{ owner: 'trading_user' }]);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('refuses a misnamed migration file by name', async () => {
     const sqlDir = copyOfSqlDir();
     writeFileSync(path.join(sqlDir, 'migrations/add-stuff.sql'), 'SELECT 1;');
