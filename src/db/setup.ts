@@ -8,6 +8,7 @@ import { diagnoseConnectionError } from './connection-diagnosis.ts';
 import { loginRoles } from './database-server.ts';
 import { UserFacingError } from './errors.ts';
 import { runPsqlScript, scriptChecksum } from './psql-runner.ts';
+import type { Queryable } from './queryable.ts';
 import { applyRolePasswords } from './role-passwords.ts';
 import { runVerify, type VerifyReport } from './verify.ts';
 
@@ -172,7 +173,7 @@ export async function connectAdmin(config: DatabaseConfig, database: string): Pr
 }
 
 /** Returns the server version; refuses servers older than 15 and non-superusers. */
-async function assertUsableServer(db: pg.Client, config: DatabaseConfig): Promise<string> {
+export async function assertUsableServer(db: Queryable, config: DatabaseConfig): Promise<string> {
   const { rows } = await db.query<{ version: string; version_num: string; superuser: boolean }>(
     "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS version_num, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser",
   );
