@@ -1,12 +1,16 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diagnoseConnectionError } from '../../src/db/connection-diagnosis.ts';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/db/embedded-server.ts';
 import { UserFacingError } from '../../src/db/errors.ts';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/tradedb.js');
 
 /** A port nobody listens on right now. */
 function freePort(): Promise<number> {
@@ -91,5 +95,27 @@ describe('the embedded PostgreSQL server', () => {
     await expect(startEmbeddedServer({ dataDir: path.join(file, 'data'), port: await freePort(), roles: [] })).rejects.toThrow(
       /data directory .*not-a-directory\/data cannot be written \(ENOTDIR\).*TRADEDB_DATA_DIR/,
     );
+  });
+});
+
+/** As root, the suite can also prove the normal-user path, if such a user can reach the code. */
+const rootWithoutNormalUserAccess = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', BIN]).status !== 0;
+
+describe('tradedb start --once on the embedded server', () => {
+  it.skipIf(rootWithoutNormalUserAccess)('works for a normal (non-root) user, who owns the data directory', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'tradedb-user-'));
+    chmodSync(home, 0o777);
+    const asNormalUser = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--'] : [];
+    const [command, ...args] = [...asNormalUser, process.execPath, BIN, 'start', '--once'];
+    const result = spawnSync(command!, args, {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '', HOME: home, TRADEDB_EMBEDDED_PORT: String(await freePort()) },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Server\s+embedded 127\.0\.0\.1:\d+, PostgreSQL 15/);
+    expect(result.stdout).toMatch(/All \d+ checks passed/);
+    expect(statSync(path.join(home, '.tradedb', 'pgdata')).uid).toBe(process.getuid?.() === 0 ? Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout) : process.getuid?.());
   });
 });
