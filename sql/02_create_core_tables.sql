@@ -230,21 +230,25 @@ CREATE TABLE IF NOT EXISTS data_ingestion.delisted_symbols (
 );
 
 CREATE TABLE IF NOT EXISTS data_ingestion.ingestion_runs (
-    id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    source        text        NOT NULL CHECK (btrim(source) <> ''),
+    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source         text        NOT NULL CHECK (btrim(source) <> ''),
     -- Null for runs that load no bars (company info, statistics, holders).
-    interval      text        CHECK (interval IN ('1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo')),
-    status        text        NOT NULL DEFAULT 'running'
-                              CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'cancelled')),
-    started_at    timestamptz NOT NULL DEFAULT now(),
-    finished_at   timestamptz,
-    rows_read     bigint      NOT NULL DEFAULT 0 CHECK (rows_read >= 0),
-    rows_loaded   bigint      NOT NULL DEFAULT 0 CHECK (rows_loaded >= 0),
-    rows_rejected bigint      NOT NULL DEFAULT 0 CHECK (rows_rejected >= 0),
-    error         text,
-    parameters    jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(parameters) = 'object'),
-    started_by    text        NOT NULL DEFAULT current_user,
-    updated_at    timestamptz NOT NULL DEFAULT now(),
+    interval       text        CHECK (interval IN ('1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo')),
+    status         text        NOT NULL DEFAULT 'running'
+                               CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'cancelled')),
+    started_at     timestamptz NOT NULL DEFAULT now(),
+    finished_at    timestamptz,
+    -- Counters move with each committed batch, so a crashed run still shows how far it got.
+    -- read = inserted + updated + unchanged + rejected once the run has ended.
+    rows_read      bigint      NOT NULL DEFAULT 0 CHECK (rows_read >= 0),
+    rows_inserted  bigint      NOT NULL DEFAULT 0 CHECK (rows_inserted >= 0),
+    rows_updated   bigint      NOT NULL DEFAULT 0 CHECK (rows_updated >= 0),
+    rows_unchanged bigint      NOT NULL DEFAULT 0 CHECK (rows_unchanged >= 0),
+    rows_rejected  bigint      NOT NULL DEFAULT 0 CHECK (rows_rejected >= 0),
+    error          text,
+    parameters     jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(parameters) = 'object'),
+    started_by     text        NOT NULL DEFAULT current_user,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
     -- A run that ended says when: an unfinished "failed" run would hide a crashed loader.
     CONSTRAINT ingestion_runs_finished_check
         CHECK ((status = 'running') = (finished_at IS NULL) AND finished_at >= started_at)
@@ -292,6 +296,45 @@ CREATE TABLE IF NOT EXISTS data_ingestion.market_data (
 ) PARTITION BY RANGE (ts);
 CREATE TABLE IF NOT EXISTS data_ingestion.market_data_default PARTITION OF data_ingestion.market_data DEFAULT;
 COMMENT ON COLUMN data_ingestion.market_data.ts IS 'Start of the bar, UTC.';
+
+-- Loaders run as data_ingestion_user, which may not CREATE in the schema: this definer-rights
+-- function is the one door through which they add the months a load touches, before the load's
+-- own transaction (creating a partition locks the parent; the load must not hold that lock).
+CREATE OR REPLACE FUNCTION data_ingestion.ensure_market_data_partitions(months date[])
+    RETURNS integer
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    month_start date;
+    month_from  timestamptz;
+    created     integer := 0;
+BEGIN
+    FOREACH month_start IN ARRAY coalesce(months, '{}') LOOP
+        CONTINUE WHEN month_start IS NULL;
+        month_start := date_trunc('month', month_start)::date;
+        CONTINUE WHEN to_regclass(format('data_ingestion.market_data_p%s', to_char(month_start, 'YYYYMM'))) IS NOT NULL;
+        -- Rows of this month written while it had no partition sit in the default partition and
+        -- would block its creation: set them aside, create the month, and put them back.
+        month_from := (month_start::timestamp AT TIME ZONE 'UTC');
+        CREATE TEMP TABLE IF NOT EXISTS market_data_moving (LIKE data_ingestion.market_data) ON COMMIT DROP;
+        WITH moved AS (
+            DELETE FROM data_ingestion.market_data_default
+             WHERE ts >= month_from AND ts < month_from + interval '1 month'
+            RETURNING *)
+        INSERT INTO pg_temp.market_data_moving SELECT * FROM moved;
+        created := created + shared.create_monthly_partitions('data_ingestion.market_data'::regclass, month_start, 1);
+        INSERT INTO data_ingestion.market_data SELECT * FROM pg_temp.market_data_moving;
+        TRUNCATE pg_temp.market_data_moving;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION data_ingestion.ensure_market_data_partitions(date[]) IS
+    'Creates the missing monthly partitions of market_data for the months of the given dates '
+    '(UTC months) with the owner''s rights, for loaders that may not create tables, moving any rows '
+    'of those months out of the default partition into them; returns how many it created.';
 
 -- Market caps pass 10^12, so aggregate amounts use numeric(28,8), not the price type.
 CREATE TABLE IF NOT EXISTS data_ingestion.company_info (

@@ -177,7 +177,8 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                    FROM pg_catalog.pg_proc p WHERE p.oid = to_regprocedure(e.signature)), false)
   FROM (VALUES ('shared.create_monthly_partitions(regclass,date,integer)'),
                ('shared.touch_updated_at()'),
-               ('shared.forbid_update_delete()')) AS e (signature);
+               ('shared.forbid_update_delete()'),
+               ('data_ingestion.ensure_market_data_partitions(date[])')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,
@@ -421,7 +422,16 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                has_function_privilege('public', to_regprocedure(f.signature), 'EXECUTE')
           FROM (VALUES ('shared.create_monthly_partitions(regclass,date,integer)'),
                        ('shared.touch_updated_at()'),
-                       ('shared.forbid_update_delete()')) AS f (signature)) AS checks;
+                       ('shared.forbid_update_delete()'),
+                       ('data_ingestion.ensure_market_data_partitions(date[])')) AS f (signature)
+        UNION ALL
+        -- The partition door of the loaders is data_ingestion's alone.
+        SELECT g.grantee, 'data_ingestion.ensure_market_data_partitions(date[])',
+               g.grantee = 'data_ingestion_user',
+               has_function_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
+                                      to_regprocedure('data_ingestion.ensure_market_data_partitions(date[])'),
+                                      'EXECUTE')
+          FROM setup_expected_grantee g) AS checks;
 
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.

@@ -1,0 +1,56 @@
+/**
+ * Exact decimals as text. Prices travel from the input to PostgreSQL's numeric as the digits
+ * the input had: a JS number would turn 0.1 + 0.2 into 0.30000000000000004 and 19-digit
+ * volumes into something else. Comparisons for validation (high >= low) work on the text.
+ */
+
+/** Unsigned decimal: digits, optional fraction. Signs, exponents and thousands separators are refused. */
+const UNSIGNED_DECIMAL = /^(\d+)(?:\.(\d*))?$|^\.(\d+)$/;
+
+/** A decimal split into canonical parts: no leading zeros in `whole`, no trailing zeros in `fraction`. */
+export interface DecimalParts {
+  negative: boolean;
+  whole: string;
+  fraction: string;
+}
+
+/** Parses "-0012.3400" into {negative: true, whole: "12", fraction: "34"}; undefined when not a plain decimal. */
+export function parseDecimal(text: string): DecimalParts | undefined {
+  let body = text;
+  let negative = false;
+  if (body.startsWith('-')) {
+    negative = true;
+    body = body.slice(1);
+  } else if (body.startsWith('+')) {
+    body = body.slice(1);
+  }
+  const match = UNSIGNED_DECIMAL.exec(body);
+  if (!match) return undefined;
+  const whole = (match[1] ?? '0').replace(/^0+/, '');
+  const fraction = (match[2] ?? match[3] ?? '').replace(/0+$/, '');
+  // "-0" is zero, not negative.
+  return { negative: negative && (whole !== '' || fraction !== ''), whole, fraction };
+}
+
+export function isZero(value: DecimalParts): boolean {
+  return value.whole === '' && value.fraction === '';
+}
+
+/** Canonical text of a decimal ("12.34", "0.5", "0"), fit for COPY into numeric. */
+export function formatDecimal(value: DecimalParts): string {
+  const text = `${value.whole || '0'}${value.fraction ? `.${value.fraction}` : ''}`;
+  return value.negative ? `-${text}` : text;
+}
+
+/** -1, 0 or 1 as a is less than, equal to or greater than b. */
+export function compareDecimals(a: DecimalParts, b: DecimalParts): number {
+  if (a.negative !== b.negative) return a.negative ? -1 : 1;
+  const sign = a.negative ? -1 : 1;
+  if (a.whole.length !== b.whole.length) return a.whole.length < b.whole.length ? -sign : sign;
+  if (a.whole !== b.whole) return a.whole < b.whole ? -sign : sign;
+  const width = Math.max(a.fraction.length, b.fraction.length);
+  const fa = a.fraction.padEnd(width, '0');
+  const fb = b.fraction.padEnd(width, '0');
+  if (fa === fb) return 0;
+  return fa < fb ? -sign : sign;
+}
