@@ -12,8 +12,11 @@ export interface SeriesExtent {
   maxMs: number;
 }
 
-/** COPY text is cut into chunks of about this many characters so no single string gets huge. */
-const CHUNK_CHARACTERS = 256 * 1024;
+/**
+ * Lines are joined into one flat string per this many bars: appending to one growing string
+ * would build a deep rope that the garbage collector walks again and again.
+ */
+const LINES_PER_CHUNK = 2048;
 
 /**
  * One batch of a run: its valid bars already rendered as COPY text (so the batch costs its
@@ -29,7 +32,7 @@ export class BarBatch {
   rowsRead = 0;
   /** UTC months (first day, epoch ms) the bars fall in: the partitions they need. */
   readonly months = new Set<number>();
-  private current = '';
+  private current: string[] = [];
   private monthStart = 0;
   private monthEnd = -1;
   private readonly lineSuffix: string;
@@ -41,8 +44,8 @@ export class BarBatch {
   addBar(bar: ValidBar): void {
     this.rowsRead += 1;
     this.barCount += 1;
-    this.current += `${bar.symbol}\t${this.interval}\t${new Date(bar.ms).toISOString()}\t${bar.open}\t${bar.high}\t${bar.low}\t${bar.close}\t${bar.volume}\t${bar.vwap ?? '\\N'}\t${bar.tradeCount ?? '\\N'}${this.lineSuffix}`;
-    if (this.current.length >= CHUNK_CHARACTERS) this.cutChunk();
+    this.current.push(`${bar.symbol}\t${this.interval}\t${bar.tsText}\t${bar.open}\t${bar.high}\t${bar.low}\t${bar.close}\t${bar.volume}\t${bar.vwap ?? '\\N'}\t${bar.tradeCount ?? '\\N'}${this.lineSuffix}`);
+    if (this.current.length >= LINES_PER_CHUNK) this.cutChunk();
     const extent = this.series.get(bar.symbol);
     if (extent) {
       extent.count += 1;
@@ -78,8 +81,8 @@ export class BarBatch {
   }
 
   private cutChunk(): void {
-    if (this.current === '') return;
-    this.chunks.push(this.current);
-    this.current = '';
+    if (this.current.length === 0) return;
+    this.chunks.push(this.current.join(''));
+    this.current = [];
   }
 }

@@ -8,10 +8,26 @@ import { type Interval, isDailyOrLonger } from './interval.ts';
 const ISO_TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
-export type TimestampResult = { ms: number } | { problem: string; rule: 'timestamp_format' | 'timestamp_timezone' | 'timestamp_alignment' };
+/** The form most feeds (and toISOString) write; checked first because it is nearly every row. */
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?Z$/;
 
-/** Parses the timestamp field of a bar of `interval` into epoch milliseconds (UTC). */
+/** `ms`: epoch milliseconds (UTC); `text`: the same instant as ISO 8601 UTC, for COPY. */
+export type TimestampResult =
+  | { ms: number; text: string }
+  | { problem: string; rule: 'timestamp_format' | 'timestamp_timezone' | 'timestamp_alignment' };
+
+/** Parses the timestamp field of a bar of `interval` into an instant (UTC). */
 export function parseBarTimestamp(text: string, interval: Interval): TimestampResult {
+  if (!isDailyOrLonger(interval) && CANONICAL_UTC.test(text)) {
+    const ms = Date.parse(text);
+    // Date.parse rolls 2024-02-30 over to March 1st: the day must survive the round trip.
+    if (new Date(ms).getUTCDate() === Number(text.slice(8, 10))) return { ms, text };
+  }
+  const parsed = parseGeneralTimestamp(text, interval);
+  return 'ms' in parsed ? { ms: parsed.ms, text: new Date(parsed.ms).toISOString() } : parsed;
+}
+
+function parseGeneralTimestamp(text: string, interval: Interval): { ms: number } | Exclude<TimestampResult, { ms: number }> {
   const match = ISO_TIMESTAMP.exec(text.trim());
   if (!match) {
     return {

@@ -31,6 +31,8 @@ export interface ValidBar {
   line: number;
   symbol: string;
   ms: number;
+  /** The bar's start as ISO 8601 UTC text, ready for COPY. */
+  tsText: string;
   open: string;
   high: string;
   low: string;
@@ -63,7 +65,6 @@ export interface BarValidatorOptions {
   now?: () => number;
 }
 
-const PRICE_FIELDS = ['open', 'high', 'low', 'close'] as const;
 /** numeric(20,8) keeps 12 digits before the point; volume numeric(28,8) keeps 20. */
 const PRICE_WHOLE_DIGITS = 12;
 const VOLUME_WHOLE_DIGITS = 20;
@@ -88,13 +89,12 @@ export class BarValidator {
   }
 
   check(row: InputRow): Verdict {
+    if (row.problem || !row.fields) {
+      return rejected(row, undefined, undefined, row.problem?.rule ?? 'unreadable_row', row.problem?.detail ?? 'the row could not be read');
+    }
+    const fields = row.fields;
     let symbol: string | undefined;
     let ms: number | undefined;
-    const reject = (rule: string, detail: string): Verdict => ({
-      rejection: { line: row.line, raw: row.raw, symbol, ms, rule, detail: `line ${row.line}: ${detail}` },
-    });
-    if (row.problem || !row.fields) return reject(row.problem?.rule ?? 'unreadable_row', row.problem?.detail ?? 'the row could not be read');
-    const fields = row.fields;
     try {
       symbol = normalizeSymbol(required(fields, 'symbol'));
       const symbolProblem = symbolFormatProblem(symbol);
@@ -103,17 +103,17 @@ export class BarValidator {
         symbol = symbol.slice(0, 64);
         throw new RowRejected('symbol_format', symbolProblem);
       }
-      const parsedTime = parseBarTimestamp(required(fields, 'timestamp'), this.options.interval);
-      if ('problem' in parsedTime) throw new RowRejected(parsedTime.rule, parsedTime.problem);
-      ms = parsedTime.ms;
+      const time = parseBarTimestamp(required(fields, 'timestamp'), this.options.interval);
+      if ('problem' in time) throw new RowRejected(time.rule, time.problem);
+      ms = time.ms;
       const slot = intervalSlot(this.options.interval, ms);
-      if (slot === undefined) {
-        throw new RowRejected('timestamp_alignment', `${new Date(ms).toISOString()} is not the start of a ${this.options.interval} bar`);
-      }
-      if (ms > this.now()) throw new RowRejected('timestamp_future', `the bar starts at ${new Date(ms).toISOString()}, in the future`);
+      if (slot === undefined) throw new RowRejected('timestamp_alignment', `${time.text} is not the start of a ${this.options.interval} bar`);
+      if (ms > this.now()) throw new RowRejected('timestamp_future', `the bar starts at ${time.text}, in the future`);
 
-      const prices = PRICE_FIELDS.map((field) => positivePrice(field, required(fields, field)));
-      const [open, high, low, close] = prices as [DecimalParts, DecimalParts, DecimalParts, DecimalParts];
+      const open = positivePrice('open', required(fields, 'open'));
+      const high = positivePrice('high', required(fields, 'high'));
+      const low = positivePrice('low', required(fields, 'low'));
+      const close = positivePrice('close', required(fields, 'close'));
       if (compareDecimals(high, open) < 0 || compareDecimals(high, close) < 0 || compareDecimals(high, low) < 0) {
         throw new RowRejected('high_range', `high ${formatDecimal(high)} is below open ${formatDecimal(open)}, close ${formatDecimal(close)} or low ${formatDecimal(low)}`);
       }
@@ -129,13 +129,14 @@ export class BarValidator {
       }
       // Last, so that a rejected row does not claim the key a later correct row may use.
       if (this.duplicates.isRepeat(symbol, slot)) {
-        throw new RowRejected('duplicate_key', `${symbol} at ${new Date(ms).toISOString()} appears earlier in this input`);
+        throw new RowRejected('duplicate_key', `${symbol} at ${time.text} appears earlier in this input`);
       }
       return {
         bar: {
           line: row.line,
           symbol,
           ms,
+          tsText: time.text,
           open: formatDecimal(open),
           high: formatDecimal(high),
           low: formatDecimal(low),
@@ -146,10 +147,14 @@ export class BarValidator {
         },
       };
     } catch (error) {
-      if (error instanceof RowRejected) return reject(error.rule, error.detail);
+      if (error instanceof RowRejected) return rejected(row, symbol, ms, error.rule, error.detail);
       throw error;
     }
   }
+}
+
+function rejected(row: InputRow, symbol: string | undefined, ms: number | undefined, rule: string, detail: string): Verdict {
+  return { rejection: { line: row.line, raw: row.raw, symbol, ms, rule, detail: `line ${row.line}: ${detail}` } };
 }
 
 function required(fields: BarFields, name: keyof BarFields): string {

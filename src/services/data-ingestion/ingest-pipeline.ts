@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type pg from 'pg';
 import { UserFacingError } from '../../db/errors.ts';
 import { withTransaction } from '../../db/transaction.ts';
@@ -10,6 +11,8 @@ import { type LoadPath, loadBarBatch } from './market-data-loader.ts';
 import { PartitionKeeper } from './partition-keeper.ts';
 import { qualityLogRepository } from './quality-log-repository.ts';
 import { symbolRepository } from './symbol-repository.ts';
+
+const YIELD_EVERY_ROWS = 1000;
 
 /** A source name as stored in market_data.source: short, no spaces, safe in any log line. */
 const SOURCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -145,8 +148,15 @@ export async function ingestBars(pool: pg.Pool, options: IngestOptions): Promise
   };
 
   try {
+    let sinceYield = 0;
     for await (const row of options.provider.rows(options.signal)) {
       if (failure || options.signal?.aborted) break;
+      // A provider that never waits on I/O (synthetic, an already-buffered file) would run this
+      // loop in microtasks only, starving the socket of the batch being COPYed: let I/O in.
+      if (++sinceYield === YIELD_EVERY_ROWS) {
+        sinceYield = 0;
+        await setImmediatePromise();
+      }
       const verdict = validator.check(row);
       if ('bar' in verdict) batch.addBar(verdict.bar);
       else batch.addRejection(verdict.rejection);

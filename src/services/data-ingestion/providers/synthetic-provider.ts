@@ -1,5 +1,5 @@
 import { UserFacingError } from '../../../db/errors.ts';
-import type { BarProvider, InputRow } from '../input-row.ts';
+import type { BarFields, BarProvider, InputRow } from '../input-row.ts';
 import { type Interval, intervalLengthMs } from '../interval.ts';
 
 export interface SyntheticOptions {
@@ -60,7 +60,7 @@ class SyntheticSeries {
     this.stepVolatility = volatility * Math.sqrt(dt);
   }
 
-  next(): { open: string; high: string; low: string; close: string; volume: string } {
+  next(): BarFields {
     const open = this.price;
     // Box-Muller: a standard normal draw from two uniforms.
     const normal = Math.sqrt(-2 * Math.log(1 - this.random())) * Math.cos(2 * Math.PI * this.random());
@@ -113,7 +113,10 @@ export class SyntheticProvider implements BarProvider {
     let line = 0;
     const row = (symbolIndex: number, ms: number): InputRow => {
       line += 1;
-      return { line, raw: '', fields: { symbol: this.symbols[symbolIndex]!, timestamp: new Date(ms).toISOString(), ...series[symbolIndex]!.next() } };
+      const fields = series[symbolIndex]!.next();
+      fields.symbol = this.symbols[symbolIndex]!;
+      fields.timestamp = new Date(ms).toISOString();
+      return { line, raw: '', fields };
     };
     if (order === 'time') {
       for (const ms of this.timestamps()) {
