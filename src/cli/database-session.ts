@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../config/load-config.ts';
 import { openDatabaseServer, type DatabaseServer } from '../db/database-server.ts';
+import { createPools, type Pools } from '../db/pools.ts';
 
 /** What a command gets: the validated configuration and the opened server. */
 export interface DatabaseSession {
@@ -19,4 +20,19 @@ export async function withDatabaseServer<T>(work: (session: DatabaseSession) => 
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * Like withDatabaseServer, with the per-service pools open for `work` and closed after it, so a
+ * command reaches each schema as its service's least-privilege role.
+ */
+export async function withServicePools<T>(work: (pools: Pools, session: DatabaseSession) => Promise<T>): Promise<T> {
+  return withDatabaseServer(async (session) => {
+    const pools = createPools(session.server.config, (pool, error) => console.error(`pool ${pool}: ${error.message}`));
+    try {
+      return await work(pools, session);
+    } finally {
+      await pools.close();
+    }
+  });
 }

@@ -7,6 +7,10 @@ import { environmentHelp, registerConfigCommand } from './commands/config-comman
 import { registerSetupCommands } from './commands/setup-command.ts';
 import { registerStartCommand } from './commands/start-command.ts';
 import { registerStatusCommand } from './commands/status-command.ts';
+import { registerBarsCommand } from './commands/bars-command.ts';
+import { registerIngestCommand } from './commands/ingest-command.ts';
+import { registerQualityCommand } from './commands/quality-command.ts';
+import { registerSymbolsCommand } from './commands/symbols-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -17,12 +21,25 @@ const program = new Command()
   )
   .option('--verbose', 'print stack traces and causes of errors')
   .showHelpAfterError()
-  .addHelpText('after', `\nExamples:\n  tradedb start           set up and run (embedded PostgreSQL by default)\n  tradedb setup --dry-run list the SQL scripts that would run\n  tradedb status          health of every database and pool\n\n${environmentHelp()}`);
+  .addHelpText('after', `\nExamples:\n  tradedb start           set up and run (embedded PostgreSQL by default)\n  tradedb setup --dry-run list the SQL scripts that would run\n  tradedb status          health of every database and pool\n  tradedb ingest csv bars.csv --interval 1d --create-symbols\n  tradedb bars AAPL --interval 1d --from 2024-01-01\n\n${environmentHelp()}`);
 
 registerStartCommand(program);
 registerSetupCommands(program);
 registerStatusCommand(program);
 registerConfigCommand(program);
+registerSymbolsCommand(program);
+registerIngestCommand(program);
+registerBarsCommand(program);
+registerQualityCommand(program);
+
+/** `tradedb bars ... | head` closes the pipe early: that is the reader's choice, not an error. */
+function isClosedPipe(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'EPIPE';
+}
+process.stdout.on('error', (error) => {
+  if (isClosedPipe(error)) process.exit(0);
+  throw error;
+});
 
 /** Errors meant for people are printed alone; others too, with the stack only under --verbose. */
 function report(error: unknown): void {
@@ -41,6 +58,7 @@ function report(error: unknown): void {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  if (isClosedPipe(error)) process.exit(0);
   if (!(error instanceof CommanderError)) report(error);
   process.exitCode = error instanceof CommanderError ? error.exitCode : 1;
 }

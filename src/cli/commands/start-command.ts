@@ -3,6 +3,7 @@ import { createPools } from '../../db/pools.ts';
 import { runSetup } from '../../db/setup.ts';
 import { collectStatus, formatStatus, isHealthy } from '../../db/status.ts';
 import { UserFacingError } from '../../db/errors.ts';
+import { DEMO_SOURCE, DEMO_SYMBOLS, loadDemoDataIfEmpty } from '../../services/data-ingestion/demo-data.ts';
 import { withDatabaseServer } from '../database-session.ts';
 import { formatSetupReport } from './setup-command.ts';
 
@@ -24,7 +25,8 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('bring up the database (embedded by default), apply setup, report status, and run until Ctrl-C')
     .option('--once', 'exit 0 after setup and status instead of running (CI smoke test)')
-    .action(async (options: { once?: boolean }) => {
+    .option('--no-demo', 'do not load the demo bars into an empty market_data')
+    .action(async (options: { once?: boolean; demo: boolean }) => {
       await withDatabaseServer(async ({ server }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -32,6 +34,15 @@ export function registerStartCommand(program: Command): void {
 
         const pools = createPools(server.config, (pool, error) => console.error(`pool ${pool}: ${error.message}`));
         try {
+          if (options.demo) {
+            const demoRuns = await loadDemoDataIfEmpty(pools.services.data_ingestion);
+            const failed = demoRuns.find((run) => run.status !== 'succeeded');
+            if (failed) throw new UserFacingError(`Loading the demo bars failed: ${failed.error ?? failed.status}`);
+            if (demoRuns.length > 0) {
+              const bars = demoRuns.reduce((sum, run) => sum + run.inserted, 0);
+              console.log(`market_data was empty: loaded ${bars} synthetic demo bars of ${DEMO_SYMBOLS.join(', ')} (source "${DEMO_SOURCE}"). Try: npx tradedb bars ACME --from 2025-01-01`);
+            }
+          }
           const status = await collectStatus(server.config, pools);
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');

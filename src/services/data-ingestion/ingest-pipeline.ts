@@ -30,6 +30,8 @@ export interface IngestOptions {
   parameters?: Record<string, unknown>;
   /** Called after each committed batch. */
   onProgress?: (progress: IngestSummary) => void;
+  /** Called every thousand rows read (for a progress bar). */
+  onRowsRead?: (rowsRead: number) => void;
   /** Aborting stops reading; the run is recorded as cancelled after the batch in flight. */
   signal?: AbortSignal;
   /** The clock for the future-bar rule (tests). */
@@ -149,12 +151,15 @@ export async function ingestBars(pool: pg.Pool, options: IngestOptions): Promise
 
   try {
     let sinceYield = 0;
+    let rowsRead = 0;
     for await (const row of options.provider.rows(options.signal)) {
+      rowsRead += 1;
       if (failure || options.signal?.aborted) break;
       // A provider that never waits on I/O (synthetic, an already-buffered file) would run this
       // loop in microtasks only, starving the socket of the batch being COPYed: let I/O in.
       if (++sinceYield === YIELD_EVERY_ROWS) {
         sinceYield = 0;
+        options.onRowsRead?.(rowsRead);
         await setImmediatePromise();
       }
       const verdict = validator.check(row);

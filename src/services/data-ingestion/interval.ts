@@ -1,6 +1,7 @@
 /**
  * Bar intervals and their calendar rules. A bar's timestamp is the UTC start of its period:
- * intraday bars sit on multiples of their length since the epoch, daily bars on UTC midnight
+ * intraday bars sit on multiples of their length since the epoch (hourly bars on any half
+ * hour), daily bars on UTC midnight
  * (the exchange-local date), weekly bars on Monday, monthly bars on the first of the month.
  */
 export const INTERVALS = ['1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo'] as const;
@@ -40,7 +41,9 @@ export function intervalSlot(interval: Interval, ms: number): number | undefined
     if (date.getUTCDate() !== 1 || ms % DAY !== 0) return undefined;
     return (date.getUTCFullYear() - 1970) * 12 + date.getUTCMonth();
   }
-  const length = FIXED_LENGTH[interval];
+  // Hourly bars of exchanges that open on the half hour (New York 09:30, Mumbai 09:15 UTC+5:30)
+  // start at :30: an hour bar may start on any half hour.
+  const length = interval === '1h' ? 30 * MINUTE : FIXED_LENGTH[interval];
   const offset = interval === '1wk' ? ms - FIRST_MONDAY : ms;
   const slot = offset / length;
   return Number.isInteger(slot) ? slot : undefined;

@@ -1,0 +1,38 @@
+import { InvalidArgumentError } from 'commander';
+import { INTERVALS, type Interval, isInterval } from '../services/data-ingestion/interval.ts';
+
+/** Commander parsers that turn option text into typed values or say what is expected. */
+
+export function parseInterval(value: string): Interval {
+  if (!isInterval(value)) throw new InvalidArgumentError(`expected one of ${INTERVALS.join(', ')}`);
+  return value;
+}
+
+export function parseWholeNumber(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError('expected a whole number above 0');
+  return number;
+}
+
+/** A date (YYYY-MM-DD, midnight UTC) or an ISO 8601 instant with its offset. */
+export function parseInstant(value: string): Date {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a date YYYY-MM-DD or an ISO 8601 time with its offset, e.g. 2024-01-02T14:30:00Z');
+  return new Date(ms);
+}
+
+/** "AAPL, msft" -> ["AAPL", "MSFT"] */
+export function parseSymbolList(value: string): string[] {
+  const symbols = value.split(',').map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol !== '');
+  if (symbols.length === 0) throw new InvalidArgumentError('expected symbols separated by commas, e.g. AAPL,MSFT');
+  return symbols;
+}
+
+/** "timestamp=Date,symbol=Ticker" -> { timestamp: "Date", symbol: "Ticker" } */
+export function parseColumnMap(value: string): Record<string, string> {
+  const entries = value.split(',').map((pair) => pair.split('='));
+  if (entries.some((pair) => pair.length !== 2 || pair[0]!.trim() === '' || pair[1]!.trim() === '')) {
+    throw new InvalidArgumentError('expected FIELD=HEADER pairs separated by commas, e.g. timestamp=Date,symbol=Ticker');
+  }
+  return Object.fromEntries(entries.map(([field, header]) => [field!.trim(), header!.trim()]));
+}

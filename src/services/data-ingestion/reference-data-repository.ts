@@ -1,0 +1,62 @@
+import type { Queryable } from '../../db/queryable.ts';
+
+/** Key statistics of one day; amounts and ratios as exact decimal text, absent ones null. */
+export interface KeyStatisticsRow {
+  symbol: string;
+  asOf: string;
+  marketCap: string | null;
+  peRatio: string | null;
+  forwardPe: string | null;
+  eps: string | null;
+  dividendYield: string | null;
+  beta: string | null;
+  fiftyTwoWeekHigh: string | null;
+  fiftyTwoWeekLow: string | null;
+  averageVolume: string | null;
+  sharesOutstanding: string | null;
+  ingestionRunId: number | null;
+}
+
+export interface HolderRow {
+  symbol: string;
+  reportDate: string;
+  holder: string;
+  shares: string;
+  value: string | null;
+  pctHeld: string | null;
+  ingestionRunId: number | null;
+}
+
+const KEY_STATISTICS_COLUMNS = `symbol, as_of::text AS "asOf", market_cap::text AS "marketCap", pe_ratio::text AS "peRatio",
+  forward_pe::text AS "forwardPe", eps::text AS eps, dividend_yield::text AS "dividendYield", beta::text AS beta,
+  fifty_two_week_high::text AS "fiftyTwoWeekHigh", fifty_two_week_low::text AS "fiftyTwoWeekLow",
+  average_volume::text AS "averageVolume", shares_outstanding::text AS "sharesOutstanding",
+  ingestion_run_id::float8 AS "ingestionRunId"`;
+
+/** Lookups of key statistics and institutional holders (written by the reference-data flows). */
+export const referenceDataRepository = {
+  /** The snapshot of `asOf`, or the latest one on or before it (default: the latest of all). */
+  async keyStatistics(db: Queryable, symbol: string, asOf?: string): Promise<KeyStatisticsRow | undefined> {
+    const { rows } = await db.query<KeyStatisticsRow>(
+      `SELECT ${KEY_STATISTICS_COLUMNS} FROM data_ingestion.key_statistics
+        WHERE symbol = $1 AND ($2::date IS NULL OR as_of <= $2) ORDER BY as_of DESC LIMIT 1`,
+      [symbol, asOf ?? null],
+    );
+    return rows[0];
+  },
+
+  /** Holders of the latest report on or before `reportDate` (default: the latest report), largest first. */
+  async institutionalHolders(db: Queryable, symbol: string, reportDate?: string): Promise<HolderRow[]> {
+    const { rows } = await db.query<HolderRow>(
+      `SELECT symbol, report_date::text AS "reportDate", holder, shares::text AS shares, value::text AS value,
+              pct_held::text AS "pctHeld", ingestion_run_id::float8 AS "ingestionRunId"
+         FROM data_ingestion.institutional_holders
+        WHERE symbol = $1
+          AND report_date = (SELECT max(report_date) FROM data_ingestion.institutional_holders
+                              WHERE symbol = $1 AND ($2::date IS NULL OR report_date <= $2))
+        ORDER BY shares DESC, holder`,
+      [symbol, reportDate ?? null],
+    );
+    return rows;
+  },
+};
