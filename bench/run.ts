@@ -1,12 +1,16 @@
 /**
- * `npm run bench [-- NAME ...]`: runs the named benchmarks (all when none is named). Each
+ * `npm run bench [-- NAME ...] [-- --quick]`: runs the named benchmarks (all when none is named). Each
  * prints its figure next to a reference measured in the same run, and the ratio.
  */
-const BENCHMARKS: Record<string, () => Promise<void>> = {
+const BENCHMARKS: Record<string, (flags: string[]) => Promise<void>> = {
   setup: async () => (await import('./setup-bench.ts')).runSetupBenchmark(),
+  ingest: async (flags) => (await import('./ingest-bench.ts')).runIngestBenchmark(flags),
 };
 
-const requested = process.argv.slice(2).filter((arg) => arg !== '--');
+const args = process.argv.slice(2).filter((arg) => arg !== '--');
+/** Flags such as --quick go to every benchmark run. */
+const flags = args.filter((arg) => arg.startsWith('--'));
+const requested = args.filter((arg) => !arg.startsWith('--'));
 const unknown = requested.filter((name) => !(name in BENCHMARKS));
 if (unknown.length > 0) {
   console.error(`Unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
@@ -14,5 +18,5 @@ if (unknown.length > 0) {
 }
 for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS)) {
   console.log(`\n## ${name}`);
-  await BENCHMARKS[name]!();
+  await BENCHMARKS[name]!(flags);
 }
