@@ -136,5 +136,7 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_POOL_MAX_<SERVICE>', 'TRADEDB_POOL_MAX', 'one pool, e.g. TRADEDB_POOL_MAX_EXECUTION or _ORCHESTRATION'],
   ['TRADEDB_POOL_IDLE_TIMEOUT_MS', '10000', 'close a pooled connection idle this long'],
   ['TRADEDB_POOL_CONNECTION_TIMEOUT_MS', '5000', 'fail when no connection is free this long'],
-  ['TRADEDB_STATEMENT_TIMEOUT_MS', '30000', 'server cancels statements running longer'],
+  ['TRADEDB_STATEMENT_TIMEOUT_MS', '30000', 'server cancels statements running longer (streaming `tradedb bars` out is exempt)'],
+  ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],
+  ['ALPACA_API_SECRET_KEY', '(unset)', 'its secret (never logged)'],
 ];

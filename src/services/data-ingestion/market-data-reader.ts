@@ -80,6 +80,9 @@ export async function streamBars(pool: ConnectionSource, range: BarRange, format
   return withTransaction(
     pool,
     async (client) => {
+      // A long series streams for as long as the reader takes: the pools' statement timeout
+      // guards against runaway queries, not against a big export.
+      await client.query('SET LOCAL statement_timeout = 0');
       const options = format === 'csv' ? ' WITH (FORMAT csv, HEADER)' : '';
       const stream = client.query(copyTo(`COPY (${barsSelect(range, format, client)}) TO STDOUT${options}`));
       await pipeline(stream, out, { end: false });
