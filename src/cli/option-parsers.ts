@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { isCalendarDate } from '../services/data-ingestion/bar-timestamp.ts';
 import { INTERVALS, type Interval, isInterval } from '../services/data-ingestion/interval.ts';
 
 /** Commander parsers that turn option text into typed values or say what is expected. */
@@ -16,7 +17,8 @@ export function parseWholeNumber(value: string): number {
 
 /** A date (YYYY-MM-DD, midnight UTC) or an ISO 8601 instant with its offset. */
 export function parseInstant(value: string): Date {
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
+  const isDate = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const ms = isDate ? (isCalendarDate(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN) : /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a date YYYY-MM-DD or an ISO 8601 time with its offset, e.g. 2024-01-02T14:30:00Z');
   return new Date(ms);
 }

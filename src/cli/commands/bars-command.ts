@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UserFacingError } from '../../db/errors.ts';
 import type { Interval } from '../../services/data-ingestion/interval.ts';
-import { barSources, type BarFormat, latestBars, resampleBars, type StoredBar, streamBars } from '../../services/data-ingestion/market-data-reader.ts';
+import { barAsJson, barSources, type BarFormat, latestBars, resampleBars, type StoredBar, streamBars } from '../../services/data-ingestion/market-data-reader.ts';
 import { normalizeSymbol } from '../../services/data-ingestion/symbol-format.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
@@ -20,13 +20,11 @@ const CSV_HEADER = 'symbol,interval,ts,open,high,low,close,volume,vwap,trade_cou
 
 function printBars(bars: StoredBar[], format: BarFormat): void {
   if (format === 'json') {
-    for (const bar of bars) console.log(JSON.stringify({ ...bar, ts: bar.ts.toISOString() }));
+    for (const bar of bars) console.log(JSON.stringify(barAsJson(bar)));
     return;
   }
   console.log(CSV_HEADER);
-  for (const bar of bars) {
-    console.log([bar.symbol, bar.interval, bar.ts.toISOString().replace('.000Z', 'Z'), bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap ?? '', bar.tradeCount ?? '', bar.source].join(','));
-  }
+  for (const bar of bars) console.log(Object.values(barAsJson(bar)).map((value) => value ?? '').join(','));
 }
 
 export function registerBarsCommand(program: Command): void {

@@ -86,3 +86,9 @@ function offsetMs(offset: string): number {
   const minutes = Number(digits.slice(2) || '0');
   return sign * (hours * 60 + minutes) * 60_000;
 }
+
+/** True for "YYYY-MM-DD" naming a day that exists (Date.parse would roll 2024-02-30 into March). */
+export function isCalendarDate(text: string): boolean {
+  const ms = Date.parse(`${text}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text;
+}

@@ -47,29 +47,59 @@ const RESAMPLE_BUCKET: Partial<Record<Interval, string>> = {
   '1mo': "date_trunc('month', ts, 'UTC')",
 };
 
-/** Timestamps as ISO 8601 UTC and decimals without padding zeros, the same for CSV and JSON. */
-const BAR_COLUMNS = `symbol, interval, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ts,
-  trim_scale(open) AS open, trim_scale(high) AS high, trim_scale(low) AS low, trim_scale(close) AS close,
-  trim_scale(volume) AS volume, trim_scale(vwap) AS vwap, trade_count, source`;
+/**
+ * Timestamps as ISO 8601 UTC and decimals without padding zeros, the same for CSV and JSON. In
+ * JSON the decimals are strings: a JSON number would lose digits in most readers.
+ */
+function barColumns(format: BarFormat): string {
+  const decimal = (column: string) => `trim_scale(m.${column})${format === 'json' ? '::text' : ''} AS ${column}`;
+  return [
+    'm.symbol',
+    'm.interval',
+    `to_char(m.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ts`,
+    ...['open', 'high', 'low', 'close', 'volume', 'vwap'].map(decimal),
+    'm.trade_count',
+    'm.source',
+  ].join(', ');
+}
 
 function rangeFilter(range: BarRange, client: pg.ClientBase): string {
   const literal = (value: string) => client.escapeLiteral(value);
-  const conditions = [`symbol = ${literal(range.symbol)}`, `interval = ${literal(range.interval)}`];
-  if (range.from) conditions.push(`ts >= ${literal(range.from.toISOString())}::timestamptz`);
-  if (range.to) conditions.push(`ts < ${literal(range.to.toISOString())}::timestamptz`);
-  if (range.source) conditions.push(`source = ${literal(range.source)}`);
+  const conditions = [`m.symbol = ${literal(range.symbol)}`, `m.interval = ${literal(range.interval)}`];
+  if (range.from) conditions.push(`m.ts >= ${literal(range.from.toISOString())}::timestamptz`);
+  if (range.to) conditions.push(`m.ts < ${literal(range.to.toISOString())}::timestamptz`);
+  if (range.source) conditions.push(`m.source = ${literal(range.source)}`);
   return conditions.join(' AND ');
 }
 
 /**
  * The SELECT that `streamBars` copies out, exposed so a benchmark can hand psql the very same
- * statement. COPY takes no parameters, so values are escaped literals.
+ * statement. COPY takes no parameters, so values are escaped literals. Ordered by the stored
+ * m.ts, not the text column of the same name, so the primary key's order is used and nothing is
+ * sorted before the first row leaves.
  */
 export function barsSelect(range: BarRange, format: BarFormat, client: pg.ClientBase): string {
-  const select = `SELECT ${BAR_COLUMNS} FROM data_ingestion.market_data WHERE ${rangeFilter(range, client)} ORDER BY ts, source`;
+  const select = `SELECT ${barColumns(format)} FROM data_ingestion.market_data m WHERE ${rangeFilter(range, client)} ORDER BY m.ts, m.source`;
   // JSON lines through COPY's text format: our values hold no backslash, tab or newline
   // (symbols and sources are constrained), so each line is exactly one JSON object.
   return format === 'json' ? `SELECT row_to_json(b) FROM (${select}) AS b` : select;
+}
+
+/** A bar in the shape `streamBars` writes as JSON, for the other ways bars are printed. */
+export function barAsJson(bar: StoredBar): Record<string, string | number | null> {
+  return {
+    symbol: bar.symbol,
+    interval: bar.interval,
+    ts: bar.ts.toISOString().replace('.000Z', 'Z'),
+    open: bar.open,
+    high: bar.high,
+    low: bar.low,
+    close: bar.close,
+    volume: bar.volume,
+    vwap: bar.vwap,
+    trade_count: bar.tradeCount,
+    source: bar.source,
+  };
 }
 
 /**

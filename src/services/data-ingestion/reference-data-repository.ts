@@ -50,11 +50,12 @@ export const referenceDataRepository = {
     const { rows } = await db.query<HolderRow>(
       `SELECT symbol, report_date::text AS "reportDate", holder, shares::text AS shares, value::text AS value,
               pct_held::text AS "pctHeld", ingestion_run_id::float8 AS "ingestionRunId"
-         FROM data_ingestion.institutional_holders
+         FROM data_ingestion.institutional_holders h
         WHERE symbol = $1
           AND report_date = (SELECT max(report_date) FROM data_ingestion.institutional_holders
                               WHERE symbol = $1 AND ($2::date IS NULL OR report_date <= $2))
-        ORDER BY shares DESC, holder`,
+        -- h.shares: the bare name would sort by the text output column.
+        ORDER BY h.shares DESC, holder`,
       [symbol, reportDate ?? null],
     );
     return rows;

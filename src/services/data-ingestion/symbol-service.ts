@@ -3,6 +3,7 @@ import { UserFacingError } from '../../db/errors.ts';
 import type { ConnectionSource, Queryable } from '../../db/queryable.ts';
 import { withTransaction } from '../../db/transaction.ts';
 import { type Interval, isInterval } from './interval.ts';
+import { isCalendarDate } from './bar-timestamp.ts';
 import { normalizeSymbol, symbolFormatProblem } from './symbol-format.ts';
 import { type NewSymbol, symbolRepository } from './symbol-repository.ts';
 import { ASSET_CLASSES, type DataStatusRow, type DelistingRow, type SymbolRow } from './symbol-table.ts';
@@ -27,7 +28,7 @@ const symbolText = z.string().transform(normalizeSymbol).superRefine((symbol, co
   const problem = symbolFormatProblem(symbol);
   if (problem) context.addIssue({ code: 'custom', message: problem });
 });
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((text) => !Number.isNaN(Date.parse(`${text}T00:00:00Z`)), 'must be a real date');
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine(isCalendarDate, 'must be a real calendar date');
 const symbolDetails = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   exchange: z.string().trim().min(1).max(32).optional(),
