@@ -4,11 +4,9 @@ import { UserFacingError } from '../../db/errors.ts';
 import type { BarProvider } from '../../services/data-ingestion/input-row.ts';
 import type { Interval } from '../../services/data-ingestion/interval.ts';
 import { ingestBars, type IngestSummary } from '../../services/data-ingestion/ingest-pipeline.ts';
-import { AlpacaProvider } from '../../services/data-ingestion/providers/alpaca-provider.ts';
 import { CsvProvider } from '../../services/data-ingestion/providers/csv-provider.ts';
 import { JsonlProvider } from '../../services/data-ingestion/providers/jsonl-provider.ts';
 import { SyntheticProvider } from '../../services/data-ingestion/providers/synthetic-provider.ts';
-import { YahooProvider } from '../../services/data-ingestion/providers/yahoo-provider.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatIngestSummary, startIngestProgress } from '../ingest-progress.ts';
 import { parseColumnMap, parseInstant, parseInterval, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
@@ -145,6 +143,8 @@ export function registerIngestCommand(program: Command): void {
       .option('--to <date>', 'end, exclusive (default now)', parseInstant),
     '1d',
   ).action(async (options: CommonOptions & { symbols: string[]; from: Date; to?: Date }) => {
+    // Loaded on use: yahoo-finance2 is large, and no other command needs it.
+    const { YahooProvider } = await import('../../services/data-ingestion/providers/yahoo-provider.ts');
     const provider = new YahooProvider({ symbols: options.symbols, interval: options.interval, from: options.from, to: options.to });
     await runIngest(provider, options, { parameters: { symbols: options.symbols, from: options.from.toISOString(), to: options.to?.toISOString() } });
   });
@@ -159,6 +159,7 @@ export function registerIngestCommand(program: Command): void {
       .addOption(new Option('--feed <feed>', 'iex (free) or sip (paid plans)').choices(['iex', 'sip']).default('iex')),
     '1d',
   ).action(async (options: CommonOptions & { symbols: string[]; from: Date; to?: Date; feed: 'iex' | 'sip' }) => {
+    const { AlpacaProvider } = await import('../../services/data-ingestion/providers/alpaca-provider.ts');
     const provider = new AlpacaProvider({ symbols: options.symbols, interval: options.interval, from: options.from, to: options.to, feed: options.feed });
     await runIngest(provider, options, { parameters: { symbols: options.symbols, from: options.from.toISOString(), to: options.to?.toISOString(), feed: options.feed } });
   });

@@ -76,6 +76,17 @@ export class BarBatch {
     return this.chunks;
   }
 
+  /** First and last bar start of the whole batch. */
+  timeRange(): { minMs: number; maxMs: number } {
+    let minMs = Number.POSITIVE_INFINITY;
+    let maxMs = Number.NEGATIVE_INFINITY;
+    for (const extent of this.series.values()) {
+      minMs = Math.min(minMs, extent.minMs);
+      maxMs = Math.max(maxMs, extent.maxMs);
+    }
+    return { minMs, maxMs };
+  }
+
   get isEmpty(): boolean {
     return this.rowsRead === 0;
   }

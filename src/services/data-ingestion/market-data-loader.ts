@@ -37,6 +37,9 @@ const CREATE_STAGING = `CREATE TEMP TABLE IF NOT EXISTS market_data_staging (
 const DROP_UNCHANGED = `DELETE FROM pg_temp.market_data_staging s
   USING data_ingestion.market_data m
   WHERE m.symbol = s.symbol AND m.interval = s.interval AND m.ts = s.ts AND m.source = s.source
+    -- The batch's own range, spelled out: partitions outside it are pruned and the primary key
+    -- is range-scanned, instead of a hash join reading the whole table for every batch.
+    AND m.symbol = ANY($1::text[]) AND m.interval = $2 AND m.source = $3 AND m.ts >= $4 AND m.ts <= $5
     AND (m.open, m.high, m.low, m.close, m.volume, m.vwap, m.trade_count)
         IS NOT DISTINCT FROM (s.open, s.high, s.low, s.close, s.volume, s.vwap, s.trade_count)`;
 
@@ -90,7 +93,7 @@ export async function loadBarBatch(client: pg.ClientBase, batch: BarBatch, serie
     }
   }
   if (!outcome) {
-    const merged = await mergeBatch(client, batch);
+    const merged = await mergeBatch(client, batch, series);
     outcome = merged.outcome;
     insertedBySymbol = merged.insertedBySymbol;
   }
@@ -128,11 +131,15 @@ async function lockSeries(client: pg.ClientBase, symbols: string[], series: { so
   return new Map(rows.map((row) => [row.symbol, row.watermark === null ? null : row.watermark.getTime()]));
 }
 
-async function mergeBatch(client: pg.ClientBase, batch: BarBatch): Promise<{ outcome: BatchOutcome; insertedBySymbol: InsertedBySymbol }> {
+async function mergeBatch(client: pg.ClientBase, batch: BarBatch, series: { source: string; interval: string }): Promise<{ outcome: BatchOutcome; insertedBySymbol: InsertedBySymbol }> {
   await client.query(CREATE_STAGING);
   await copyInto(client, `COPY pg_temp.market_data_staging (${MARKET_DATA_COPY_COLUMNS}) FROM STDIN`, batch.copyChunks());
+  // Statistics let the planner hash the staged rows rather than loop over them; a small sample
+  // is enough to know there are many.
+  await client.query('SET LOCAL default_statistics_target = 10');
   await client.query('ANALYZE pg_temp.market_data_staging');
-  await client.query(DROP_UNCHANGED);
+  const { minMs, maxMs } = batch.timeRange();
+  await client.query(DROP_UNCHANGED, [[...batch.series.keys()], series.interval, series.source, new Date(minMs), new Date(maxMs)]);
   const { rows } = await client.query<{ symbol: string; inserted: number; updated: number }>(MERGE);
   const insertedBySymbol: InsertedBySymbol = new Map(rows.map((row) => [row.symbol, row.inserted]));
   const inserted = rows.reduce((sum, row) => sum + row.inserted, 0);
