@@ -1,6 +1,9 @@
 import { loadConfig, type Config } from '../config/load-config.ts';
 import { openDatabaseServer, type DatabaseServer } from '../db/database-server.ts';
+import type { DatabaseConfig } from '../config/database-config.ts';
+import { UserFacingError } from '../db/errors.ts';
 import { createPools, type Pools } from '../db/pools.ts';
+import { connectAdmin } from '../db/setup.ts';
 
 /** What a command gets: the validated configuration and the opened server. */
 export interface DatabaseSession {
@@ -28,6 +31,7 @@ export async function withDatabaseServer<T>(work: (session: DatabaseSession) => 
  */
 export async function withServicePools<T>(work: (pools: Pools, session: DatabaseSession) => Promise<T>): Promise<T> {
   return withDatabaseServer(async (session) => {
+    if (session.server.embedded) await requireTradingDatabase(session.server.config);
     const pools = createPools(session.server.config, (pool, error) => console.error(`pool ${pool}: ${error.message}`));
     try {
       return await work(pools, session);
@@ -35,4 +39,20 @@ export async function withServicePools<T>(work: (pools: Pools, session: Database
       await pools.close();
     }
   });
+}
+
+/**
+ * On a fresh embedded server the service roles do not exist yet, and the server answers a
+ * service's login with "password authentication failed": say what to do instead.
+ */
+async function requireTradingDatabase(config: DatabaseConfig): Promise<void> {
+  const admin = await connectAdmin(config, config.server.maintenanceDatabase);
+  try {
+    const { rows } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.trading.database]);
+    if (rows.length === 0) {
+      throw new UserFacingError(`The trading database ${config.trading.database} does not exist yet: run \`npx tradedb setup\` (or \`npm start\`) first.`);
+    }
+  } finally {
+    await admin.end();
+  }
 }

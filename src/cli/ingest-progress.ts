@@ -15,9 +15,10 @@ export function startIngestProgress(options: { enabled: boolean; total?: number 
   if (!options.enabled || !process.stderr.isTTY) return { rowsRead: () => undefined, stop: () => undefined };
   const started = performance.now();
   const format = options.total
-    ? 'ingest [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | {duration_formatted}'
-    : 'ingest {value} rows | {rate} rows/s | {duration_formatted}';
-  const bar = new cliProgress.SingleBar({ format, stream: process.stderr, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+    ? 'ingest [{bar}] {percentage}% {value}/{total} rows, {rate} rows/s, {duration_formatted}'
+    : 'ingest {value} rows, {rate} rows/s, {duration_formatted}';
+  // A short bar, so the line fits an 80-column terminal with a seven-digit total.
+  const bar = new cliProgress.SingleBar({ format, stream: process.stderr, hideCursor: true, barsize: 20 }, cliProgress.Presets.shades_classic);
   bar.start(options.total ?? 0, 0, { rate: 0 });
   return {
     rowsRead(count) {

@@ -8,7 +8,7 @@ import { CsvProvider } from '../../services/data-ingestion/providers/csv-provide
 import { JsonlProvider } from '../../services/data-ingestion/providers/jsonl-provider.ts';
 import { SyntheticProvider } from '../../services/data-ingestion/providers/synthetic-provider.ts';
 import { withServicePools } from '../database-session.ts';
-import { formatIngestSummary, startIngestProgress } from '../ingest-progress.ts';
+import { formatIngestSummary, type IngestProgress, startIngestProgress } from '../ingest-progress.ts';
 import { parseColumnMap, parseInstant, parseInterval, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
 
 interface CommonOptions {
@@ -61,10 +61,12 @@ async function runIngest(provider: BarProvider, options: CommonOptions, extra: {
     abort.abort();
   };
   process.on('SIGINT', interrupt);
-  const progress = startIngestProgress({ enabled: options.progress && !options.json, total: extra.total });
+  let progress: IngestProgress | undefined;
   try {
-    const summary = await withServicePools((pools) =>
-      ingestBars(pools.services.data_ingestion, {
+    const summary = await withServicePools((pools) => {
+      // Started once the server is up, so its start-up messages do not cut through the bar.
+      progress = startIngestProgress({ enabled: options.progress && !options.json, total: extra.total });
+      return ingestBars(pools.services.data_ingestion, {
         provider,
         interval: options.interval,
         source: options.source,
@@ -72,17 +74,17 @@ async function runIngest(provider: BarProvider, options: CommonOptions, extra: {
         batchSize: options.batchSize,
         parameters: extra.parameters,
         signal: abort.signal,
-        onRowsRead: (count) => progress.rowsRead(count),
-      }),
-    );
-    progress.rowsRead(summary.read);
-    progress.stop();
+        onRowsRead: (count) => progress?.rowsRead(count),
+      });
+    });
+    progress?.rowsRead(summary.read);
+    progress?.stop();
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     if (options.json) console.log(JSON.stringify({ ...summary, peakRssMb }));
     else console.log(formatIngestSummary(summary));
     process.exitCode = exitCodeOf(summary);
   } finally {
-    progress.stop();
+    progress?.stop();
     process.off('SIGINT', interrupt);
   }
 }
