@@ -1,7 +1,7 @@
 import { compareDecimals, type DecimalParts, formatDecimal, isZero, parseDecimal } from './decimal-text.ts';
 import { parseBarTimestamp } from './bar-timestamp.ts';
 import { DuplicateDetector } from './duplicate-detector.ts';
-import type { BarFields, InputRow } from './input-row.ts';
+import { type BarFields, fieldLabel, type InputRow } from './input-row.ts';
 import { type Interval, intervalSlot } from './interval.ts';
 import { normalizeSymbol, symbolFormatProblem } from './symbol-format.ts';
 
@@ -161,10 +161,6 @@ function required(fields: BarFields, name: keyof BarFields): string {
   const value = fields[name]?.trim();
   if (value === undefined || value === '') throw new RowRejected('missing_field', `${fieldLabel(name)} is missing`);
   return value;
-}
-
-function fieldLabel(name: keyof BarFields): string {
-  return name === 'tradeCount' ? 'trade_count' : name;
 }
 
 function decimal(field: string, text: string, wholeDigits: number): DecimalParts {

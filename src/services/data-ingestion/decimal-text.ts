@@ -54,3 +54,24 @@ export function compareDecimals(a: DecimalParts, b: DecimalParts): number {
   if (fa === fb) return 0;
   return fa < fb ? -sign : sign;
 }
+
+/**
+ * Number text without its exponent, digits unchanged: "1.5e-7" → "0.00000015", "2E+3" → "2000",
+ * "-1.25e1" → "-12.5". Text without an exponent is returned as is.
+ */
+export function withoutExponent(number: string): string {
+  const exponentAt = number.search(/[eE]/);
+  if (exponentAt === -1) return number;
+  const exponent = Number(number.slice(exponentAt + 1));
+  const negative = number.startsWith('-');
+  const mantissa = number.slice(negative || number.startsWith('+') ? 1 : 0, exponentAt);
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  const digits = whole + fraction;
+  // Where the decimal point falls in `digits` once the exponent is applied.
+  const pointAt = whole.length + exponent;
+  let plain: string;
+  if (pointAt <= 0) plain = `0.${'0'.repeat(-pointAt)}${digits}`;
+  else if (pointAt >= digits.length) plain = digits + '0'.repeat(pointAt - digits.length);
+  else plain = `${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
+  return negative ? `-${plain}` : plain;
+}

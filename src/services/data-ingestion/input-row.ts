@@ -27,6 +27,11 @@ export interface BarFields {
   tradeCount?: string;
 }
 
+/** How a field is named to people and in headers: trade_count, not tradeCount. */
+export function fieldLabel(field: keyof BarFields): string {
+  return field === 'tradeCount' ? 'trade_count' : field;
+}
+
 /** A row-level finding: `rule` is a stable snake_case name, `detail` says what was wrong and where. */
 export interface RowProblem {
   rule: string;

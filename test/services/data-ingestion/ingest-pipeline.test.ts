@@ -1,38 +1,25 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAdmin } from '../../../src/db/setup.ts';
-import { createPools, type Pools } from '../../../src/db/pools.ts';
 import { ingestBars } from '../../../src/services/data-ingestion/ingest-pipeline.ts';
 import { qualityLogRepository } from '../../../src/services/data-ingestion/quality-log-repository.ts';
 import { ingestionRunRepository } from '../../../src/services/data-ingestion/ingestion-run-repository.ts';
 import { SyntheticProvider } from '../../../src/services/data-ingestion/providers/synthetic-provider.ts';
 import { SymbolService } from '../../../src/services/data-ingestion/symbol-service.ts';
 import { dailyBar, memoryProvider } from '../../support/bar-rows.ts';
-import { cloneTemplateDatabases, type TestDatabases } from '../../support/test-database.ts';
+import { type IngestionDatabase, openIngestionDatabase } from '../../support/ingestion-database.ts';
 
-let db: TestDatabases;
-let pools: Pools;
+let ingestion: IngestionDatabase;
 let pool: pg.Pool;
 let admin: pg.Client;
 let symbols: SymbolService;
 
 beforeAll(async () => {
-  db = await cloneTemplateDatabases('ingest');
-  pools = createPools(db.config);
-  pool = pools.services.data_ingestion;
-  admin = await connectAdmin(db.config, db.config.trading.database);
-  symbols = new SymbolService(pool);
+  ingestion = await openIngestionDatabase('ingest');
+  ({ pool, admin, symbols } = ingestion);
 });
-afterAll(async () => {
-  await admin?.end();
-  await pools?.close();
-  await db?.drop();
-});
+afterAll(() => ingestion?.close());
 
-async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await admin.query<{ n: string }>(sql, values);
-  return Number(rows[0]!.n);
-}
+const count = (sql: string, values: unknown[] = []) => ingestion.count(sql, values);
 
 async function seriesStatus(symbol: string, source: string, interval: string) {
   const { rows } = await admin.query(

@@ -2,8 +2,6 @@ import { Writable } from 'node:stream';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../../src/db/errors.ts';
-import { createPools, type Pools } from '../../../src/db/pools.ts';
-import { connectAdmin } from '../../../src/db/setup.ts';
 import { ingestBars } from '../../../src/services/data-ingestion/ingest-pipeline.ts';
 import type { BarFields } from '../../../src/services/data-ingestion/input-row.ts';
 import type { Interval } from '../../../src/services/data-ingestion/interval.ts';
@@ -12,26 +10,18 @@ import { SyntheticProvider } from '../../../src/services/data-ingestion/provider
 import { referenceDataRepository } from '../../../src/services/data-ingestion/reference-data-repository.ts';
 import { SymbolService } from '../../../src/services/data-ingestion/symbol-service.ts';
 import { dailyBar, memoryProvider } from '../../support/bar-rows.ts';
-import { cloneTemplateDatabases, type TestDatabases } from '../../support/test-database.ts';
+import { type IngestionDatabase, openIngestionDatabase } from '../../support/ingestion-database.ts';
 
-let db: TestDatabases;
-let pools: Pools;
+let ingestion: IngestionDatabase;
 let pool: pg.Pool;
 let admin: pg.Client;
 let symbols: SymbolService;
 
 beforeAll(async () => {
-  db = await cloneTemplateDatabases('reader');
-  pools = createPools(db.config);
-  pool = pools.services.data_ingestion;
-  admin = await connectAdmin(db.config, db.config.trading.database);
-  symbols = new SymbolService(pool);
+  ingestion = await openIngestionDatabase('reader');
+  ({ pool, admin, symbols } = ingestion);
 });
-afterAll(async () => {
-  await admin?.end();
-  await pools?.close();
-  await db?.drop();
-});
+afterAll(() => ingestion?.close());
 
 /** Loads `rows` (symbols must exist) and checks every row went in. */
 async function load(rows: BarFields[], interval: Interval, source: string): Promise<void> {

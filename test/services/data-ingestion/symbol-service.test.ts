@@ -1,38 +1,25 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientPrivilegeError, UserFacingError } from '../../../src/db/errors.ts';
-import { createPools, type Pools } from '../../../src/db/pools.ts';
-import { connectAdmin } from '../../../src/db/setup.ts';
 import { withTransaction } from '../../../src/db/transaction.ts';
 import { ingestBars } from '../../../src/services/data-ingestion/ingest-pipeline.ts';
 import type { Interval } from '../../../src/services/data-ingestion/interval.ts';
 import { SymbolService, SymbolStateError, UnknownSymbolError } from '../../../src/services/data-ingestion/symbol-service.ts';
 import { dailyBar, memoryProvider } from '../../support/bar-rows.ts';
-import { cloneTemplateDatabases, type TestDatabases } from '../../support/test-database.ts';
+import { type IngestionDatabase, openIngestionDatabase } from '../../support/ingestion-database.ts';
 
-let db: TestDatabases;
-let pools: Pools;
+let ingestion: IngestionDatabase;
 let pool: pg.Pool;
 let admin: pg.Client;
 let symbols: SymbolService;
 
 beforeAll(async () => {
-  db = await cloneTemplateDatabases('symsvc');
-  pools = createPools(db.config);
-  pool = pools.services.data_ingestion;
-  admin = await connectAdmin(db.config, db.config.trading.database);
-  symbols = new SymbolService(pool);
+  ingestion = await openIngestionDatabase('symsvc');
+  ({ pool, admin, symbols } = ingestion);
 });
-afterAll(async () => {
-  await admin?.end();
-  await pools?.close();
-  await db?.drop();
-});
+afterAll(() => ingestion?.close());
 
-async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await admin.query<{ n: string }>(sql, values);
-  return Number(rows[0]!.n);
-}
+const count = (sql: string, values: unknown[] = []) => ingestion.count(sql, values);
 
 async function statusOf(symbol: string): Promise<string | undefined> {
   const { rows } = await admin.query<{ status: string }>('SELECT status FROM data_ingestion.symbols WHERE symbol = $1', [symbol]);
@@ -424,8 +411,8 @@ describe('privileges of the data_ingestion role', () => {
          FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
         WHERE c.oid = 'data_ingestion.market_data_p203105'::regclass`,
     );
-    expect(owner.rows).toEqual([{ owner: db.config.trading.owner.user, parent: 'data_ingestion.market_data' }]);
-    expect(db.config.trading.owner.user).not.toBe('data_ingestion_user');
+    expect(owner.rows).toEqual([{ owner: ingestion.db.config.trading.owner.user, parent: 'data_ingestion.market_data' }]);
+    expect(ingestion.db.config.trading.owner.user).not.toBe('data_ingestion_user');
     // Asking again creates nothing; a day of the month names the same month.
     const again = await pool.query<{ created: number }>("SELECT data_ingestion.ensure_market_data_partitions(ARRAY['2031-05-17', NULL]::date[]) AS created");
     expect(again.rows[0]!.created).toBe(0);
@@ -436,10 +423,10 @@ describe('privileges of the data_ingestion role', () => {
   });
 
   it('other service roles may not execute it (42501, InsufficientPrivilegeError)', async () => {
-    const raw = (await failureOf(pools.services.analytics.query("SELECT data_ingestion.ensure_market_data_partitions(ARRAY['2031-06-01']::date[])"))) as Error & { code?: string };
+    const raw = (await failureOf(ingestion.pools.services.analytics.query("SELECT data_ingestion.ensure_market_data_partitions(ARRAY['2031-06-01']::date[])"))) as Error & { code?: string };
     expect(raw.code).toBe('42501');
     for (const service of ['analytics', 'execution', 'strategy_engine'] as const) {
-      const typed = await failureOf(withTransaction(pools.services[service], (client) => client.query("SELECT data_ingestion.ensure_market_data_partitions(ARRAY['2031-06-01']::date[])")));
+      const typed = await failureOf(withTransaction(ingestion.pools.services[service], (client) => client.query("SELECT data_ingestion.ensure_market_data_partitions(ARRAY['2031-06-01']::date[])")));
       expect(typed).toBeInstanceOf(InsufficientPrivilegeError);
       expect((typed as InsufficientPrivilegeError).sqlstate).toBe('42501');
     }

@@ -4,6 +4,7 @@
  * reports as rows (so that the pipeline counts and logs them in data_quality_logs).
  */
 import type { InputRow } from '../input-row.ts';
+import { withoutExponent } from '../decimal-text.ts';
 
 /** Rules of the problem rows API providers yield, with what each means. */
 export const PROVIDER_RULES = {
@@ -34,22 +35,7 @@ export function errorMessage(error: unknown): string {
 export function plainDecimal(value: number): string {
   if (!Number.isFinite(value)) throw new RangeError(`${value} is not a finite number`);
   if (Object.is(value, -0)) return '0';
-  const text = String(value);
-  const exponentAt = text.indexOf('e');
-  if (exponentAt === -1) return text;
-
-  const mantissa = text.slice(0, exponentAt);
-  const exponent = Number(text.slice(exponentAt + 1));
-  const negative = mantissa.startsWith('-');
-  const [whole = '', fraction = ''] = (negative ? mantissa.slice(1) : mantissa).split('.');
-  const digits = whole + fraction;
-  // Where the decimal point falls in `digits` once the exponent is applied.
-  const pointAt = whole.length + exponent;
-  let plain: string;
-  if (pointAt <= 0) plain = `0.${'0'.repeat(-pointAt)}${digits}`;
-  else if (pointAt >= digits.length) plain = digits + '0'.repeat(pointAt - digits.length);
-  else plain = `${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
-  return negative ? `-${plain}` : plain;
+  return withoutExponent(String(value));
 }
 
 /** The UTC instant of `epochMs` as "2024-01-02T14:30:00Z" (milliseconds only when not zero). */

@@ -24,7 +24,7 @@
 import { Readable, pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { UserFacingError } from '../../../db/errors.ts';
-import { type BarFields, type BarProvider, type InputRow, type RowProblem, truncateRaw } from '../input-row.ts';
+import { type BarFields, type BarProvider, fieldLabel, type InputRow, type RowProblem, truncateRaw } from '../input-row.ts';
 import {
   corruptGzipProblem,
   invalidUtf8Problem,
@@ -74,18 +74,6 @@ const FIELD_BY_HEADER = new Map(
 /** Known columns that carry nothing for a bar: Yahoo's dividend- and split-adjusted close. */
 const IGNORED_HEADERS = new Set(['adj_close']);
 const REQUIRED_FIELDS = ['timestamp', 'open', 'high', 'low', 'close', 'volume'] as const;
-/** How the fields are named in messages (the header names a user would write). */
-const FIELD_LABELS: Record<keyof BarFields, string> = {
-  symbol: 'symbol',
-  timestamp: 'timestamp',
-  open: 'open',
-  high: 'high',
-  low: 'low',
-  close: 'close',
-  volume: 'volume',
-  vwap: 'vwap',
-  tradeCount: 'trade_count',
-};
 
 /** A csv-parse record with `raw: true`. */
 interface RawRecord {
@@ -207,7 +195,7 @@ export class CsvProvider implements BarProvider {
     const missingMapped: string[] = [];
     for (const [field, headerName] of this.columnMap) {
       const index = normalized.indexOf(normalizeHeader(headerName));
-      if (index === -1) missingMapped.push(`${headerName} (for ${FIELD_LABELS[field]})`);
+      if (index === -1) missingMapped.push(`${headerName} (for ${fieldLabel(field)})`);
       else {
         indexes.set(field, index);
         claimed.add(index);
@@ -236,8 +224,8 @@ export class CsvProvider implements BarProvider {
           problem: {
             rule: 'ambiguous_columns',
             detail:
-              `the columns ${names[earlier]!.trim()} and ${names[index]!.trim()} both read as ${FIELD_LABELS[field]}; ` +
-              `name the one to use with a column map (e.g. --column-map ${FIELD_LABELS[field]}=${names[earlier]!.trim()})`,
+              `the columns ${names[earlier]!.trim()} and ${names[index]!.trim()} both read as ${fieldLabel(field)}; ` +
+              `name the one to use with a column map (e.g. --column-map ${fieldLabel(field)}=${names[earlier]!.trim()})`,
           },
         };
       }

@@ -29,6 +29,7 @@ import {
   type TextLine,
   textLines,
 } from './text-input.ts';
+import { withoutExponent } from '../decimal-text.ts';
 
 /** Options of JsonlProvider. */
 export interface JsonlProviderOptions {
@@ -270,18 +271,6 @@ const MAX_PLAIN_EXPONENT = 400;
  */
 export function plainDecimalText(number: string): string {
   const exponentAt = number.search(/[eE]/);
-  if (exponentAt === -1) return number;
-  const exponent = Number(number.slice(exponentAt + 1));
-  if (Math.abs(exponent) > MAX_PLAIN_EXPONENT) return number;
-  const negative = number.startsWith('-');
-  const mantissa = number.slice(negative ? 1 : 0, exponentAt);
-  const [whole = '', fraction = ''] = mantissa.split('.');
-  const digits = whole + fraction;
-  // Where the decimal point falls in `digits` once the exponent is applied.
-  const pointAt = whole.length + exponent;
-  let plain: string;
-  if (pointAt <= 0) plain = `0.${'0'.repeat(-pointAt)}${digits}`;
-  else if (pointAt >= digits.length) plain = digits + '0'.repeat(pointAt - digits.length);
-  else plain = `${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
-  return negative ? `-${plain}` : plain;
+  if (exponentAt === -1 || Math.abs(Number(number.slice(exponentAt + 1))) > MAX_PLAIN_EXPONENT) return number;
+  return withoutExponent(number);
 }
