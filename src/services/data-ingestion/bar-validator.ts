@@ -1,4 +1,4 @@
-import { compareDecimals, type DecimalParts, formatDecimal, isZero, parseDecimal } from './decimal-text.ts';
+import { compareDecimals, type DecimalParts, formatDecimal, isZero, parseDecimal } from '../../shared/decimal-text.ts';
 import { parseBarTimestamp } from './bar-timestamp.ts';
 import { DuplicateDetector } from './duplicate-detector.ts';
 import { type BarFields, fieldLabel, type InputRow } from './input-row.ts';

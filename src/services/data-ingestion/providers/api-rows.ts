@@ -4,7 +4,7 @@
  * reports as rows (so that the pipeline counts and logs them in data_quality_logs).
  */
 import type { InputRow } from '../input-row.ts';
-import { withoutExponent } from '../decimal-text.ts';
+import { withoutExponent } from '../../../shared/decimal-text.ts';
 
 /** Rules of the problem rows API providers yield, with what each means. */
 export const PROVIDER_RULES = {

@@ -29,7 +29,7 @@ import {
   type TextLine,
   textLines,
 } from './text-input.ts';
-import { withoutExponent } from '../decimal-text.ts';
+import { withoutExponent } from '../../../shared/decimal-text.ts';
 
 /** Options of JsonlProvider. */
 export interface JsonlProviderOptions {

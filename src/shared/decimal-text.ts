@@ -75,3 +75,24 @@ export function withoutExponent(number: string): string {
   else plain = `${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
   return negative ? `-${plain}` : plain;
 }
+
+/**
+ * A decimal of at most `scale` decimals as an integer count of 10^-scale units ("1.5" → 150000000n
+ * at scale 8), for exact sums and comparisons in TypeScript. Throws a RangeError for text that is
+ * not a plain decimal or has more decimals than `scale`.
+ */
+export function toUnits(text: string, scale = 8): bigint {
+  const parts = parseDecimal(text);
+  if (!parts || parts.fraction.length > scale) throw new RangeError(`${JSON.stringify(text)} is not a decimal with at most ${scale} decimals`);
+  const units = BigInt(`${parts.whole || '0'}${parts.fraction.padEnd(scale, '0')}`);
+  return parts.negative ? -units : units;
+}
+
+/** The inverse of toUnits: 150000000n → "1.5". */
+export function fromUnits(units: bigint, scale = 8): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, -scale);
+  const fraction = digits.slice(-scale).replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}

@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import { withAccountTransaction } from '../../db/account-transaction.ts';
+import type { Queryable } from '../../db/queryable.ts';
+import { ConcurrentUpdateError, DuplicateClientOrderIdError, NotFoundError } from './execution-errors.ts';
+import { type NewOrder, type NewOrderInput, parseNewOrder } from './order-input.ts';
+import { orderRepository } from './order-repository.ts';
+import { assertTransition, OPEN_STATUSES } from './order-state-machine.ts';
+import type { OrderEventRow, OrderRow, OrderStatus } from './order-table.ts';
+
+/** The fields that make two orders the same order (what a retry with the same client order id must repeat). */
+const IDENTITY_FIELDS = ['symbol', 'side', 'orderType', 'timeInForce', 'quantity', 'limitPrice', 'stopPrice', 'strategyId', 'signalId'] as const;
+
+export interface PlacedOrder {
+  order: OrderRow;
+  /** False when the client order id was already used for this same order: the call was a retry. */
+  created: boolean;
+}
+
+/**
+ * Orders: placing (idempotent by client order id), submitting, cancelling and reading, each in
+ * one transaction scoped to the order's account. Every status change goes through the
+ * transition table and appends an order event in the same transaction.
+ */
+export class OrderService {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async place(input: NewOrderInput): Promise<PlacedOrder> {
+    const order = parseNewOrder(input);
+    return withAccountTransaction(this.pool, order.accountId, async (client) => {
+      await requireAccountAndSymbol(client, order);
+      const inserted = await orderRepository.insert(client, order);
+      if (!inserted) return { order: await sameOrderAgain(client, order), created: false };
+      await orderRepository.appendEvent(client, { accountId: order.accountId, orderId: inserted.id, fromStatus: null, toStatus: 'pending', reason: 'placed' });
+      return { order: inserted, created: true };
+    });
+  }
+
+  /** pending → submitted, recording the broker's id for the order. */
+  async submit(accountId: string, orderId: number, brokerOrderId?: string): Promise<OrderRow> {
+    return this.changeStatus(accountId, orderId, 'submitted', 'submitted to the broker', { brokerOrderId });
+  }
+
+  /**
+   * Cancels an open order. With `expectedVersion` (a user-facing edit of the order the user saw),
+   * a version that moved meanwhile — a fill arrived — raises ConcurrentUpdateError instead.
+   */
+  async cancel(accountId: string, orderId: number, options: { expectedVersion?: number; reason?: string } = {}): Promise<OrderRow> {
+    return this.changeStatus(accountId, orderId, 'cancelled', options.reason ?? 'cancelled by request', { expectedVersion: options.expectedVersion });
+  }
+
+  async reject(accountId: string, orderId: number, reason: string): Promise<OrderRow> {
+    return this.changeStatus(accountId, orderId, 'rejected', reason);
+  }
+
+  async expire(accountId: string, orderId: number): Promise<OrderRow> {
+    return this.changeStatus(accountId, orderId, 'expired', 'time in force ended');
+  }
+
+  async get(accountId: string, orderId: number): Promise<OrderRow | undefined> {
+    return withAccountTransaction(this.pool, accountId, (client) => orderRepository.find(client, accountId, orderId), { readOnly: true });
+  }
+
+  async list(accountId: string, options: { open?: boolean; limit?: number } = {}): Promise<OrderRow[]> {
+    return withAccountTransaction(this.pool, accountId, (client) => orderRepository.list(client, accountId, { statuses: options.open ? OPEN_STATUSES : undefined, limit: options.limit }), { readOnly: true });
+  }
+
+  async events(accountId: string, orderId: number): Promise<OrderEventRow[]> {
+    return withAccountTransaction(this.pool, accountId, (client) => orderRepository.events(client, accountId, orderId), { readOnly: true });
+  }
+
+  private async changeStatus(accountId: string, orderId: number, to: OrderStatus, reason: string, options: { expectedVersion?: number; brokerOrderId?: string } = {}): Promise<OrderRow> {
+    return withAccountTransaction(this.pool, accountId, async (client) => {
+      const order = await orderRepository.find(client, accountId, orderId, { forUpdate: true });
+      if (!order) throw new NotFoundError('order', `${orderId} of account ${accountId}`);
+      if (options.expectedVersion !== undefined && options.expectedVersion !== order.version) throw new ConcurrentUpdateError(`Order ${orderId}`, options.expectedVersion);
+      assertTransition(orderId, order.status, to);
+      // The row is locked, so its version cannot have moved since it was read.
+      const updated = (await orderRepository.setStatus(client, order, to, { brokerOrderId: options.brokerOrderId }))!;
+      await orderRepository.appendEvent(client, { accountId, orderId, fromStatus: order.status, toStatus: to, reason });
+      return updated;
+    });
+  }
+}
+
+async function requireAccountAndSymbol(db: Queryable, order: NewOrder): Promise<void> {
+  const { rows } = await db.query<{ account: boolean; symbol: boolean }>(
+    `SELECT EXISTS (SELECT FROM shared.accounts WHERE account_id = $1 AND status = 'active') AS account,
+            EXISTS (SELECT FROM data_ingestion.symbols WHERE symbol = $2 AND status = 'active') AS symbol`,
+    [order.accountId, order.symbol],
+  );
+  if (!rows[0]!.account) throw new NotFoundError('account', `${order.accountId} (or it is not active)`);
+  if (!rows[0]!.symbol) throw new NotFoundError('symbol', `${order.symbol} (or it is not active)`);
+}
+
+/** A retried placement: the stored order must be the same order, else the id was reused by mistake. */
+async function sameOrderAgain(db: Queryable, order: NewOrder): Promise<OrderRow> {
+  const existing = (await orderRepository.findByClientOrderId(db, order.accountId, order.clientOrderId))!;
+  const differences = IDENTITY_FIELDS.filter((field) => String(existing[field] ?? '') !== String(order[field] ?? ''));
+  if (differences.length > 0) throw new DuplicateClientOrderIdError(order.clientOrderId, [...differences]);
+  return existing;
+}

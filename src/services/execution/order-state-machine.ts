@@ -1,0 +1,39 @@
+import type { OrderStatus } from './order-table.ts';
+
+/**
+ * Every legal change of an order's status. A status missing from a row's list cannot follow it;
+ * filled, cancelled, rejected and expired are final. partially_filled → partially_filled is a
+ * further partial fill.
+ */
+export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending: ['submitted', 'cancelled', 'rejected'],
+  submitted: ['partially_filled', 'filled', 'cancelled', 'rejected', 'expired'],
+  partially_filled: ['partially_filled', 'filled', 'cancelled', 'expired'],
+  filled: [],
+  cancelled: [],
+  rejected: [],
+  expired: [],
+};
+
+/** Statuses from which an order can still trade or be cancelled. */
+export const OPEN_STATUSES: readonly OrderStatus[] = ['pending', 'submitted', 'partially_filled'];
+
+/** An order was asked to move to a status that cannot follow its current one. */
+export class IllegalTransitionError extends Error {
+  constructor(readonly orderId: number, readonly from: OrderStatus, readonly to: OrderStatus) {
+    super(`Order ${orderId} is ${from.replace('_', ' ')}; it cannot become ${to.replace('_', ' ')}${isFinal(from) ? ' (that status is final)' : ''}.`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(orderId: number, from: OrderStatus, to: OrderStatus): void {
+  if (!canTransition(from, to)) throw new IllegalTransitionError(orderId, from, to);
+}
+
+export function isFinal(status: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[status].length === 0;
+}
