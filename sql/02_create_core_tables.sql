@@ -810,6 +810,33 @@ CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON shared.audit_lo
     FOR EACH ROW EXECUTE FUNCTION shared.forbid_update_delete();
 
 -- ---------------------------------------------------------------------------------------------
+-- Row-level security on account-owned tables: a service role sees and changes only the rows of
+-- the account its transaction names in the setting tradedb.account_id
+-- (set_config('tradedb.account_id', 'paper-main', true)); with none set it sees nothing. Service
+-- roles have no BYPASSRLS; the owner (setup, maintenance) is not subject to the policies.
+-- ---------------------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    account_table regclass;
+BEGIN
+    FOREACH account_table IN ARRAY ARRAY[
+        'shared.accounts', 'execution.orders', 'execution.order_events', 'execution.trades',
+        'execution.positions', 'execution.execution_logs', 'risk_management.risk_limits',
+        'risk_management.position_limits', 'risk_management.risk_events',
+        'analytics.portfolio_summary', 'analytics.performance_metrics']::regclass[]
+    LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', account_table);
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = account_table AND polname = 'account_isolation') THEN
+            EXECUTE format($policy$CREATE POLICY account_isolation ON %s
+                USING (account_id = current_setting('tradedb.account_id', true))
+                WITH CHECK (account_id = current_setting('tradedb.account_id', true))$policy$, account_table);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- Monthly partitions: last month through three months ahead (UTC). `tradedb setup` runs the
 -- same include on every run; the maintenance flow keeps creating months ahead, and the default
 -- partitions catch anything outside them.

@@ -405,6 +405,16 @@ SELECT 'grant', format('%s USAGE on the sequence of %s.%s.%s', a.grantee, t.sche
   JOIN setup_expected_access a ON a.schema_name = t.schema_name AND a.access = 'write'
  WHERE t.identity_column IS NOT NULL;
 
+-- Row-level security: account-owned tables isolate accounts.
+INSERT INTO setup_check (kind, object_name, present)
+SELECT 'row-level-security', format('%s: RLS on, policy account_isolation', t.table_name),
+       coalesce((SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(t.table_name)), false)
+       AND EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = to_regclass(t.table_name) AND p.polname = 'account_isolation')
+  FROM (VALUES ('shared.accounts'), ('execution.orders'), ('execution.order_events'), ('execution.trades'),
+               ('execution.positions'), ('execution.execution_logs'), ('risk_management.risk_limits'),
+               ('risk_management.position_limits'), ('risk_management.risk_events'),
+               ('analytics.portfolio_summary'), ('analytics.performance_metrics')) AS t (table_name);
+
 -- Functions: services call shared's, PUBLIC calls none of ours.
 INSERT INTO setup_check (kind, object_name, present)
 SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
