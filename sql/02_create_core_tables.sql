@@ -549,6 +549,8 @@ CREATE TABLE IF NOT EXISTS execution.trades (
     quantity       numeric(28,8) NOT NULL CHECK (quantity > 0),
     price          numeric(20,8) NOT NULL CHECK (price > 0),
     fees           numeric(20,8) NOT NULL DEFAULT 0 CHECK (fees >= 0),
+    -- What this fill realized on its position (after fees): daily P&L is a sum over trades.
+    realized_pnl   numeric(20,8) NOT NULL DEFAULT 0,
     executed_at    timestamptz   NOT NULL,
     created_at     timestamptz   NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, id),
@@ -809,6 +811,31 @@ CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON execution.order
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON shared.audit_log
     FOR EACH ROW EXECUTE FUNCTION shared.forbid_update_delete();
 
+-- The pre-trade check runs in the order's transaction as execution_user, which may only read
+-- risk_management; a breach is recorded through this definer-rights function, for the account
+-- the transaction acts for and no other.
+CREATE OR REPLACE FUNCTION risk_management.record_risk_event(
+    event_account text, event_limit_id bigint, event_type text, event_severity text, event_detail text,
+    event_context jsonb, event_order_id bigint)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF event_account IS DISTINCT FROM current_setting('tradedb.account_id', true) THEN
+        RAISE EXCEPTION 'a risk event for account % may only be recorded by a transaction acting for it', event_account
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO risk_management.risk_events (account_id, risk_limit_id, event_type, severity, detail, context, order_id)
+    VALUES (event_account, event_limit_id, event_type, event_severity, event_detail, coalesce(event_context, '{}'), event_order_id)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Row-level security on account-owned tables: a service role sees and changes only the rows of
 -- the account its transaction names in the setting tradedb.account_id
@@ -962,6 +989,9 @@ BEGIN
         EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', object_row.routine);
     END LOOP;
     EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I REVOKE EXECUTE ON ROUTINES FROM PUBLIC', owner_role);
+
+    -- Beyond the matrix: the order's transaction records its own risk breaches.
+    GRANT EXECUTE ON FUNCTION risk_management.record_risk_event(text, bigint, text, text, text, jsonb, bigint) TO execution_user;
 END
 $$;
 

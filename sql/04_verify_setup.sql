@@ -178,7 +178,8 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
   FROM (VALUES ('shared.create_monthly_partitions(regclass,date,integer)'),
                ('shared.touch_updated_at()'),
                ('shared.forbid_update_delete()'),
-               ('data_ingestion.ensure_market_data_partitions(date[])')) AS e (signature);
+               ('data_ingestion.ensure_market_data_partitions(date[])'),
+               ('risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,
@@ -440,6 +441,14 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                g.grantee = 'data_ingestion_user',
                has_function_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                       to_regprocedure('data_ingestion.ensure_market_data_partitions(date[])'),
+                                      'EXECUTE')
+          FROM setup_expected_grantee g
+        UNION ALL
+        -- Risk breaches are recorded by the order's transaction (execution) and risk management.
+        SELECT g.grantee, 'risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)',
+               g.grantee IN ('execution_user', 'risk_management_user'),
+               has_function_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
+                                      to_regprocedure('risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)'),
                                       'EXECUTE')
           FROM setup_expected_grantee g) AS checks;
 

@@ -11,6 +11,7 @@ import { registerBarsCommand } from './commands/bars-command.ts';
 import { registerIngestCommand } from './commands/ingest-command.ts';
 import { registerQualityCommand } from './commands/quality-command.ts';
 import { registerSymbolsCommand } from './commands/symbols-command.ts';
+import { registerTradingCommands } from './commands/trading-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -31,6 +32,7 @@ registerSymbolsCommand(program);
 registerIngestCommand(program);
 registerBarsCommand(program);
 registerQualityCommand(program);
+registerTradingCommands(program);
 
 /** `tradedb bars ... | head` closes the pipe early: that is the reader's choice, not an error. */
 function isClosedPipe(error: unknown): boolean {

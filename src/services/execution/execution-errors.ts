@@ -39,3 +39,11 @@ export class ConcurrentUpdateError extends UserFacingError {
     this.name = 'ConcurrentUpdateError';
   }
 }
+
+/** The pre-trade check refused the order: it is stored as rejected, with a risk event per breach. */
+export class RiskRejectedError extends UserFacingError {
+  constructor(readonly orderId: number, readonly breaches: ReadonlyArray<{ type: string; detail: string }>) {
+    super(`Order ${orderId} rejected by the risk check: ${breaches.map((breach) => breach.detail).join('; ')}.`);
+    this.name = 'RiskRejectedError';
+  }
+}

@@ -65,12 +65,12 @@ export async function recordFill(pool: pg.Pool, input: FillInput): Promise<FillO
     const status = toUnits(fill.quantity) === remaining ? 'filled' : 'partially_filled';
     assertTransition(order.id, order.status, status);
 
-    const trade = await tradeRepository.insert(client, order, fill);
-    // The order lock does not cover a fill id reused on another order at this instant.
-    if (!trade) throw new FillRejectedError(`Fill ${fill.brokerFillId} was recorded meanwhile for another order; fill ids must be unique per account.`);
     const updated = (await orderRepository.applyFill(client, order, fill.quantity, fill.price, status))!;
     const signed = order.side === 'buy' ? fill.quantity : `-${fill.quantity}`;
-    const position = await positionRepository.applyFill(client, order.accountId, order.symbol, signed, fill.price, fill.fees);
+    const { position, realized } = await positionRepository.applyFill(client, order.accountId, order.symbol, signed, fill.price, fill.fees);
+    const trade = await tradeRepository.insert(client, order, fill, realized);
+    // The order lock does not cover a fill id reused on another order at this instant.
+    if (!trade) throw new FillRejectedError(`Fill ${fill.brokerFillId} was recorded meanwhile for another order; fill ids must be unique per account.`);
     await orderRepository.appendEvent(client, {
       accountId: order.accountId,
       orderId: order.id,

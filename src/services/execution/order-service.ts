@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
 import type { Queryable } from '../../db/queryable.ts';
-import { ConcurrentUpdateError, DuplicateClientOrderIdError, NotFoundError } from './execution-errors.ts';
+import { checkOrder } from '../risk-management/pre-trade-check.ts';
+import { ConcurrentUpdateError, DuplicateClientOrderIdError, NotFoundError, RiskRejectedError } from './execution-errors.ts';
 import { type NewOrder, type NewOrderInput, parseNewOrder } from './order-input.ts';
 import { orderRepository } from './order-repository.ts';
 import { assertTransition, OPEN_STATUSES } from './order-state-machine.ts';
@@ -24,15 +25,44 @@ export interface PlacedOrder {
 export class OrderService {
   constructor(private readonly pool: pg.Pool) {}
 
+  /**
+   * Places an order after the pre-trade risk check, in one transaction. An order the check
+   * refuses is stored as rejected, with its events and a risk event per breach, and the call
+   * throws RiskRejectedError once that is committed.
+   */
   async place(input: NewOrderInput): Promise<PlacedOrder> {
     const order = parseNewOrder(input);
-    return withAccountTransaction(this.pool, order.accountId, async (client) => {
+    const placed = await withAccountTransaction(this.pool, order.accountId, async (client) => {
       await requireAccountAndSymbol(client, order);
       const inserted = await orderRepository.insert(client, order);
-      if (!inserted) return { order: await sameOrderAgain(client, order), created: false };
+      if (!inserted) return { order: await sameOrderAgain(client, order), created: false, breaches: [] };
       await orderRepository.appendEvent(client, { accountId: order.accountId, orderId: inserted.id, fromStatus: null, toStatus: 'pending', reason: 'placed' });
-      return { order: inserted, created: true };
+      const breaches = await checkOrder(client, order);
+      if (breaches.length === 0) return { order: inserted, created: true, breaches };
+      const rejected = (await orderRepository.setStatus(client, inserted, 'rejected'))!;
+      await orderRepository.appendEvent(client, {
+        accountId: order.accountId,
+        orderId: inserted.id,
+        fromStatus: 'pending',
+        toStatus: 'rejected',
+        reason: `risk check: ${breaches.map((breach) => breach.type).join(', ')}`,
+        payload: { breaches },
+      });
+      for (const breach of breaches) {
+        await client.query('SELECT risk_management.record_risk_event($1, $2, $3, $4, $5, $6, $7)', [
+          order.accountId,
+          breach.limitId,
+          breach.type,
+          breach.type === 'kill_switch' ? 'critical' : 'error',
+          breach.detail,
+          JSON.stringify({ ...breach.context, symbol: order.symbol, side: order.side, quantity: order.quantity }),
+          inserted.id,
+        ]);
+      }
+      return { order: rejected, created: true, breaches };
     });
+    if (placed.breaches.length > 0) throw new RiskRejectedError(placed.order.id, placed.breaches);
+    return { order: placed.order, created: placed.created };
   }
 
   /** pending → submitted, recording the broker's id for the order. */

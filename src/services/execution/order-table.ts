@@ -43,6 +43,8 @@ export interface TradeRow {
   quantity: string;
   price: string;
   fees: string;
+  /** What the fill realized on its position, after fees. */
+  realizedPnl: string;
   executedAt: Date;
 }
 

@@ -1,8 +1,12 @@
 import type { Queryable } from '../../db/queryable.ts';
 import type { PositionRow } from './order-table.ts';
 
-const POSITION_COLUMNS = `account_id AS "accountId", symbol, trim_scale(quantity)::text AS quantity,
-  trim_scale(average_cost)::text AS "averageCost", trim_scale(realized_pnl)::text AS "realizedPnl", version`;
+/** The position's columns as PositionRow, qualified by `table` where a statement joins another. */
+function positionColumns(table = 'execution.positions'): string {
+  return `${table}.account_id AS "accountId", ${table}.symbol, trim_scale(${table}.quantity)::text AS quantity,
+    trim_scale(${table}.average_cost)::text AS "averageCost", trim_scale(${table}.realized_pnl)::text AS "realizedPnl", ${table}.version`;
+}
+const POSITION_COLUMNS = positionColumns();
 
 /**
  * A fill's effect on a position, in one UPDATE so that concurrent fills of one position queue on
@@ -14,7 +18,9 @@ const POSITION_COLUMNS = `account_id AS "accountId", symbol, trim_scale(quantity
  * - fees always reduce realized P&L.
  * $3 is the signed fill quantity (buy +, sell -).
  */
-const APPLY_FILL = `UPDATE execution.positions AS p SET
+const APPLY_FILL = `WITH before AS (
+    SELECT realized_pnl FROM execution.positions WHERE account_id = $1 AND symbol = $2 FOR UPDATE)
+  UPDATE execution.positions AS p SET
     quantity = p.quantity + $3::numeric,
     average_cost = CASE
         WHEN p.quantity + $3::numeric = 0 THEN 0
@@ -26,15 +32,19 @@ const APPLY_FILL = `UPDATE execution.positions AS p SET
         WHEN p.quantity = 0 OR sign(p.quantity) = sign($3::numeric) THEN 0
         ELSE round(least(abs(p.quantity), abs($3::numeric)) * ($4::numeric - p.average_cost) * sign(p.quantity), 8) END,
     version = p.version + 1
+  FROM before
   WHERE p.account_id = $1 AND p.symbol = $2
-  RETURNING ${POSITION_COLUMNS}`;
+  RETURNING ${positionColumns('p')},
+            trim_scale(p.realized_pnl - before.realized_pnl)::text AS "realizedByFill"`;
 
 /** SQL for execution.positions. */
 export const positionRepository = {
-  async applyFill(db: Queryable, accountId: string, symbol: string, signedQuantity: string, price: string, fees: string): Promise<PositionRow> {
+  /** Applies the fill; returns the position after it and what the fill realized (fees included). */
+  async applyFill(db: Queryable, accountId: string, symbol: string, signedQuantity: string, price: string, fees: string): Promise<{ position: PositionRow; realized: string }> {
     await db.query('INSERT INTO execution.positions (account_id, symbol) VALUES ($1, $2) ON CONFLICT (account_id, symbol) DO NOTHING', [accountId, symbol]);
-    const { rows } = await db.query<PositionRow>(APPLY_FILL, [accountId, symbol, signedQuantity, price, fees]);
-    return rows[0]!;
+    const { rows } = await db.query<PositionRow & { realizedByFill: string }>(APPLY_FILL, [accountId, symbol, signedQuantity, price, fees]);
+    const { realizedByFill, ...position } = rows[0]!;
+    return { position, realized: realizedByFill };
   },
 
   async find(db: Queryable, accountId: string, symbol: string, options: { forUpdate?: boolean } = {}): Promise<PositionRow | undefined> {

@@ -1,0 +1,177 @@
+import { type Command, Option } from 'commander';
+import { withAccountTransaction } from '../../db/account-transaction.ts';
+import { createOwnerPool } from '../../db/owner-pool.ts';
+import { OrderService } from '../../services/execution/order-service.ts';
+import { ORDER_TYPES, type OrderRow, TIMES_IN_FORCE } from '../../services/execution/order-table.ts';
+import { positionRepository } from '../../services/execution/position-repository.ts';
+import { setKillSwitch } from '../../services/risk-management/kill-switch.ts';
+import { LIMIT_TYPES } from '../../services/risk-management/risk-limit-table.ts';
+import { RiskLimitService } from '../../services/risk-management/risk-limit-service.ts';
+import { AccountService } from '../../services/shared/account-service.ts';
+import { withServicePools } from '../database-session.ts';
+import { formatTable } from '../output-table.ts';
+import { parseWholeNumber } from '../option-parsers.ts';
+
+/** Prints rows as JSON or as a table of the given columns. */
+function print<T extends object>(rows: T[], json: boolean | undefined, columns: Array<[header: string, cell: (row: T) => unknown]>): void {
+  if (json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  console.log(rows.length === 0 ? '(none)' : formatTable(columns.map(([header]) => header), rows.map((row) => columns.map(([, cell]) => cell(row) as string))));
+}
+
+const ORDER_COLUMNS: Array<[string, (order: OrderRow) => unknown]> = [
+  ['ID', (order) => order.id],
+  ['CLIENT ID', (order) => order.clientOrderId],
+  ['SYMBOL', (order) => order.symbol],
+  ['SIDE', (order) => order.side],
+  ['TYPE', (order) => order.orderType],
+  ['QTY', (order) => order.quantity],
+  ['LIMIT', (order) => order.limitPrice],
+  ['STATUS', (order) => order.status],
+  ['FILLED', (order) => order.filledQuantity],
+  ['AVG PRICE', (order) => order.averageFillPrice],
+  ['VERSION', (order) => order.version],
+];
+
+/** `tradedb accounts`, `orders`, `positions`, `risk`: thin commands over the trading services. */
+export function registerTradingCommands(program: Command): void {
+  const accounts = program.command('accounts').description('trading accounts (created by the owner role)');
+  accounts
+    .command('add <account>')
+    .description('add an account, e.g. paper-main')
+    .requiredOption('--name <text>', 'a name for people')
+    .option('--currency <code>', 'base currency', 'USD')
+    .option('--cash <amount>', 'starting cash', '0')
+    .action(async (accountId: string, options: { name: string; currency: string; cash: string }) => {
+      await withServicePools(async (_pools, session) => {
+        const owner = createOwnerPool(session.server.config);
+        try {
+          const row = await new AccountService(owner).add({ accountId, name: options.name, baseCurrency: options.currency, startingCash: options.cash });
+          console.log(`added account ${row.accountId} (${row.baseCurrency}, starting cash ${row.startingCash})`);
+        } finally {
+          await owner.end();
+        }
+      });
+    });
+  accounts
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const rows = await withServicePools(async (_pools, session) => {
+        const owner = createOwnerPool(session.server.config);
+        try {
+          return await new AccountService(owner).list();
+        } finally {
+          await owner.end();
+        }
+      });
+      print(rows, options.json, [['ACCOUNT', (row) => row.accountId], ['NAME', (row) => row.name], ['CCY', (row) => row.baseCurrency], ['STARTING CASH', (row) => row.startingCash], ['STATUS', (row) => row.status]]);
+    });
+
+  const orders = program.command('orders').description('place, cancel and list orders (through the pre-trade risk check)');
+  orders
+    .command('place')
+    .description('place an order; it is checked against the risk limits and kill switch in the same transaction')
+    .requiredOption('--account <id>', 'account')
+    .requiredOption('--symbol <symbol>', 'symbol')
+    .addOption(new Option('--side <side>', 'buy or sell').choices(['buy', 'sell']).makeOptionMandatory())
+    .requiredOption('--quantity <qty>', 'quantity (at most 8 decimals)')
+    .addOption(new Option('--type <type>', 'order type').choices([...ORDER_TYPES]).default('market'))
+    .addOption(new Option('--tif <tif>', 'time in force').choices([...TIMES_IN_FORCE]).default('day'))
+    .option('--limit-price <price>', 'limit price (limit and stop_limit orders)')
+    .option('--stop-price <price>', 'stop price (stop and stop_limit orders)')
+    .option('--client-order-id <id>', 'idempotency key: placing again with the same id returns the same order (default: a new UUID)')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; symbol: string; side: 'buy' | 'sell'; quantity: string; type: (typeof ORDER_TYPES)[number]; tif: (typeof TIMES_IN_FORCE)[number]; limitPrice?: string; stopPrice?: string; clientOrderId?: string; json?: boolean }) => {
+      const placed = await withServicePools((pools) =>
+        new OrderService(pools.services.execution).place({
+          accountId: options.account,
+          symbol: options.symbol,
+          side: options.side,
+          quantity: options.quantity,
+          orderType: options.type,
+          timeInForce: options.tif,
+          limitPrice: options.limitPrice,
+          stopPrice: options.stopPrice,
+          clientOrderId: options.clientOrderId,
+        }),
+      );
+      if (options.json) console.log(JSON.stringify(placed, null, 2));
+      else console.log(`${placed.created ? 'placed' : 'already placed (same client order id)'}: order ${placed.order.id}, ${placed.order.status}`);
+    });
+  orders
+    .command('cancel <orderId>')
+    .requiredOption('--account <id>', 'account')
+    .option('--expected-version <n>', 'cancel only if the order is still at this version', parseWholeNumber)
+    .action(async (orderId: string, options: { account: string; expectedVersion?: number }) => {
+      const order = await withServicePools((pools) => new OrderService(pools.services.execution).cancel(options.account, parseWholeNumber(orderId), { expectedVersion: options.expectedVersion }));
+      console.log(`order ${order.id} ${order.status} (filled ${order.filledQuantity} of ${order.quantity})`);
+    });
+  orders
+    .command('list')
+    .requiredOption('--account <id>', 'account')
+    .option('--open', 'only open orders')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; open?: boolean; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new OrderService(pools.services.execution).list(options.account, { open: options.open }));
+      print(rows, options.json, ORDER_COLUMNS);
+    });
+
+  program
+    .command('positions')
+    .description("an account's positions: signed quantity, average cost, realized P&L")
+    .requiredOption('--account <id>', 'account')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const rows = await withServicePools((pools) => withAccountTransaction(pools.services.execution, options.account, (client) => positionRepository.list(client, options.account), { readOnly: true }));
+      print(rows, options.json, [['SYMBOL', (row) => row.symbol], ['QTY', (row) => row.quantity], ['AVG COST', (row) => row.averageCost], ['REALIZED P&L', (row) => row.realizedPnl]]);
+    });
+
+  const risk = program.command('risk').description('risk limits, risk events and the kill switch');
+  risk
+    .command('limits')
+    .requiredOption('--account <id>', 'account')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new RiskLimitService(pools.services.risk_management).limits(options.account));
+      print(rows, options.json, [['ID', (row) => row.id], ['SCOPE', (row) => row.scope], ['TARGET', (row) => row.symbol ?? row.strategyId ?? ''], ['TYPE', (row) => row.limitType], ['VALUE', (row) => row.limitValue], ['ENABLED', (row) => row.enabled]]);
+    });
+  risk
+    .command('set-limit')
+    .description('set a limit for the account, or one of its symbols or strategies')
+    .requiredOption('--account <id>', 'account')
+    .addOption(new Option('--type <type>', 'limit type').choices([...LIMIT_TYPES]).makeOptionMandatory())
+    .requiredOption('--value <value>', 'quantity, amount in base currency, or count; a daily loss limit of 5000 stops at -5000')
+    .option('--symbol <symbol>', 'only for this symbol')
+    .option('--strategy <id>', 'only for this strategy', parseWholeNumber)
+    .action(async (options: { account: string; type: string; value: string; symbol?: string; strategy?: number }) => {
+      const row = await withServicePools((pools) => new RiskLimitService(pools.services.risk_management).setLimit(options.account, { type: options.type, value: options.value, symbol: options.symbol, strategyId: options.strategy }));
+      console.log(`limit ${row.id}: ${row.limitType} ${row.limitValue} (${row.scope}${row.symbol ? ` ${row.symbol}` : ''})`);
+    });
+  risk
+    .command('events')
+    .requiredOption('--account <id>', 'account')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new RiskLimitService(pools.services.risk_management).events(options.account));
+      print(rows, options.json, [['ID', (row) => row.id], ['WHEN', (row) => row.occurredAt.toISOString()], ['TYPE', (row) => row.eventType], ['SEVERITY', (row) => row.severity], ['ORDER', (row) => row.orderId], ['DETAIL', (row) => row.detail]]);
+    });
+  risk
+    .command('kill-switch <state>')
+    .description('on: reject every new order at once; off: trade again')
+    .option('--reason <text>', 'why (shown in every rejection)')
+    .action(async (state: string, options: { reason?: string }) => {
+      if (state !== 'on' && state !== 'off') throw new Error('state must be on or off');
+      await withServicePools(async (_pools, session) => {
+        const owner = createOwnerPool(session.server.config);
+        try {
+          await setKillSwitch(owner, state === 'on', options.reason);
+        } finally {
+          await owner.end();
+        }
+      });
+      console.log(`kill switch ${state}`);
+    });
+}

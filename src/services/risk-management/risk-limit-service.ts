@@ -1,0 +1,67 @@
+import type pg from 'pg';
+import { withAccountTransaction } from '../../db/account-transaction.ts';
+import { UserFacingError } from '../../db/errors.ts';
+import { formatDecimal, isZero, parseDecimal } from '../../shared/decimal-text.ts';
+import { LIMIT_TYPES, type LimitType, type RiskLimitRow } from './risk-limit-table.ts';
+
+export interface RiskEventRow {
+  id: number;
+  riskLimitId: number | null;
+  eventType: string;
+  severity: string;
+  detail: string;
+  orderId: number | null;
+  occurredAt: Date;
+}
+
+const LIMIT_COLUMNS = `id::float8 AS id, scope, symbol, strategy_id::float8 AS "strategyId", limit_type AS "limitType",
+  trim_scale(limit_value)::text AS "limitValue", enabled, version`;
+
+/** Risk limits and risk events of an account, through the risk_management role. */
+export class RiskLimitService {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Sets (creates or replaces) the limit of `type` for the account, or for one of its symbols or
+   * strategies; the next order is checked against it.
+   */
+  async setLimit(accountId: string, limit: { type: string; value: string; symbol?: string; strategyId?: number }): Promise<RiskLimitRow & { enabled: boolean; version: number }> {
+    if (!(LIMIT_TYPES as readonly string[]).includes(limit.type)) throw new UserFacingError(`type: expected one of ${LIMIT_TYPES.join(', ')}, got ${limit.type}`);
+    const value = parseDecimal(limit.value);
+    if (!value || value.negative || isZero(value) || value.fraction.length > 8) throw new UserFacingError(`value: expected an amount above 0 with at most 8 decimals, got ${JSON.stringify(limit.value)}`);
+    if (limit.symbol && limit.strategyId) throw new UserFacingError('A limit applies to the account, one symbol or one strategy: give --symbol or --strategy, not both.');
+    const scope = limit.symbol ? 'symbol' : limit.strategyId ? 'strategy' : 'account';
+    return withAccountTransaction(this.pool, accountId, async (client) => {
+      const { rows } = await client.query<RiskLimitRow & { enabled: boolean; version: number }>(
+        `INSERT INTO risk_management.risk_limits (account_id, scope, symbol, strategy_id, limit_type, limit_value)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT ON CONSTRAINT risk_limits_target_key
+         DO UPDATE SET limit_value = excluded.limit_value, enabled = true, version = risk_limits.version + 1
+         RETURNING ${LIMIT_COLUMNS}`,
+        [accountId, scope, limit.symbol?.toUpperCase() ?? null, limit.strategyId ?? null, limit.type as LimitType, formatDecimal(value)],
+      );
+      return rows[0]!;
+    });
+  }
+
+  async limits(accountId: string): Promise<Array<RiskLimitRow & { enabled: boolean; version: number }>> {
+    return withAccountTransaction(this.pool, accountId, async (client) => (await client.query(`SELECT ${LIMIT_COLUMNS} FROM risk_management.risk_limits WHERE account_id = $1 ORDER BY id`, [accountId])).rows, { readOnly: true });
+  }
+
+  async events(accountId: string, limit = 50): Promise<RiskEventRow[]> {
+    return withAccountTransaction(
+      this.pool,
+      accountId,
+      async (client) =>
+        (
+          await client.query<RiskEventRow>(
+            `SELECT id::float8 AS id, risk_limit_id::float8 AS "riskLimitId", event_type AS "eventType", severity, detail,
+                    order_id::float8 AS "orderId", occurred_at AS "occurredAt"
+               FROM risk_management.risk_events WHERE account_id = $1 ORDER BY id DESC LIMIT $2`,
+            [accountId, limit],
+          )
+        ).rows,
+      { readOnly: true },
+    );
+  }
+}
