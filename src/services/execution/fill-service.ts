@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
+import type { Queryable } from '../../db/queryable.ts';
 import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 import { FillRejectedError, NotFoundError, OrderInputError } from './execution-errors.ts';
 import { positivePrice, positiveQuantity } from './order-input.ts';
@@ -31,7 +32,8 @@ export interface FillOutcome {
   position?: PositionRow;
 }
 
-function parseFill(input: FillInput): NewFill {
+/** Validates a fill's fields, naming the one at fault. */
+export function parseFill(input: Omit<FillInput, 'accountId' | 'orderId'>): NewFill {
   const brokerFillId = typeof input.brokerFillId === 'string' ? input.brokerFillId.trim() : '';
   if (brokerFillId === '') throw new OrderInputError('brokerFillId', 'is required');
   const fees = input.fees === undefined ? '0' : String(input.fees).trim();
@@ -48,39 +50,42 @@ function parseFill(input: FillInput): NewFill {
  */
 export async function recordFill(pool: pg.Pool, input: FillInput): Promise<FillOutcome> {
   const fill = parseFill(input);
-  return withAccountTransaction(pool, input.accountId, async (client) => {
-    const order = await orderRepository.find(client, input.accountId, input.orderId, { forUpdate: true });
-    if (!order) throw new NotFoundError('order', `${input.orderId} of account ${input.accountId}`);
+  return withAccountTransaction(pool, input.accountId, (client) => recordFillInTransaction(client, input.accountId, input.orderId, fill));
+}
 
-    const recorded = await tradeRepository.findByFillId(client, input.accountId, fill.brokerFillId);
-    if (recorded) return sameFillAgain(recorded, order, fill);
+/** recordFill's work inside the caller's transaction (acting for the account). */
+export async function recordFillInTransaction(client: Queryable, accountId: string, orderId: number, fill: NewFill): Promise<FillOutcome> {
+  const order = await orderRepository.find(client, accountId, orderId, { forUpdate: true });
+  if (!order) throw new NotFoundError('order', `${orderId} of account ${accountId}`);
 
-    const remaining = toUnits(order.quantity) - toUnits(order.filledQuantity);
-    if (!canTransition(order.status, 'partially_filled') && !canTransition(order.status, 'filled')) {
-      throw new FillRejectedError(`Order ${order.id} is ${order.status.replace('_', ' ')}; it takes no fills${order.status === 'pending' ? ' before it is submitted' : ''}.`);
-    }
-    if (toUnits(fill.quantity) > remaining) {
-      throw new FillRejectedError(`Fill ${fill.brokerFillId} of ${fill.quantity} is more than the ${fromUnits(remaining)} that remain of order ${order.id}.`);
-    }
-    const status = toUnits(fill.quantity) === remaining ? 'filled' : 'partially_filled';
-    assertTransition(order.id, order.status, status);
+  const recorded = await tradeRepository.findByFillId(client, accountId, fill.brokerFillId);
+  if (recorded) return sameFillAgain(recorded, order, fill);
 
-    const updated = (await orderRepository.applyFill(client, order, fill.quantity, fill.price, status))!;
-    const signed = order.side === 'buy' ? fill.quantity : `-${fill.quantity}`;
-    const { position, realized } = await positionRepository.applyFill(client, order.accountId, order.symbol, signed, fill.price, fill.fees);
-    const trade = await tradeRepository.insert(client, order, fill, realized);
-    // The order lock does not cover a fill id reused on another order at this instant.
-    if (!trade) throw new FillRejectedError(`Fill ${fill.brokerFillId} was recorded meanwhile for another order; fill ids must be unique per account.`);
-    await orderRepository.appendEvent(client, {
-      accountId: order.accountId,
-      orderId: order.id,
-      fromStatus: order.status,
-      toStatus: status,
-      reason: 'fill',
-      payload: { tradeId: trade.id, brokerFillId: fill.brokerFillId, quantity: fill.quantity, price: fill.price, fees: fill.fees },
-    });
-    return { duplicate: false, trade, order: updated, position };
+  const remaining = toUnits(order.quantity) - toUnits(order.filledQuantity);
+  if (!canTransition(order.status, 'partially_filled') && !canTransition(order.status, 'filled')) {
+    throw new FillRejectedError(`Order ${order.id} is ${order.status.replace('_', ' ')}; it takes no fills${order.status === 'pending' ? ' before it is submitted' : ''}.`);
+  }
+  if (toUnits(fill.quantity) > remaining) {
+    throw new FillRejectedError(`Fill ${fill.brokerFillId} of ${fill.quantity} is more than the ${fromUnits(remaining)} that remain of order ${order.id}.`);
+  }
+  const status = toUnits(fill.quantity) === remaining ? 'filled' : 'partially_filled';
+  assertTransition(order.id, order.status, status);
+
+  const updated = (await orderRepository.applyFill(client, order, fill.quantity, fill.price, status))!;
+  const signed = order.side === 'buy' ? fill.quantity : `-${fill.quantity}`;
+  const { position, realized } = await positionRepository.applyFill(client, order.accountId, order.symbol, signed, fill.price, fill.fees);
+  const trade = await tradeRepository.insert(client, order, fill, realized);
+  // The order lock does not cover a fill id reused on another order at this instant.
+  if (!trade) throw new FillRejectedError(`Fill ${fill.brokerFillId} was recorded meanwhile for another order; fill ids must be unique per account.`);
+  await orderRepository.appendEvent(client, {
+    accountId: order.accountId,
+    orderId: order.id,
+    fromStatus: order.status,
+    toStatus: status,
+    reason: 'fill',
+    payload: { tradeId: trade.id, brokerFillId: fill.brokerFillId, quantity: fill.quantity, price: fill.price, fees: fill.fees },
   });
+  return { duplicate: false, trade, order: updated, position };
 }
 
 /** A redelivered fill must be the same fill; a fill id reused for something else is an error. */

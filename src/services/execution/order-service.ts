@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
 import type { Queryable } from '../../db/queryable.ts';
 import { checkOrder } from '../risk-management/pre-trade-check.ts';
+import type { RiskBreach } from '../risk-management/risk-limit-table.ts';
 import { ConcurrentUpdateError, DuplicateClientOrderIdError, NotFoundError, RiskRejectedError } from './execution-errors.ts';
 import { type NewOrder, type NewOrderInput, parseNewOrder } from './order-input.ts';
 import { orderRepository } from './order-repository.ts';
@@ -32,42 +33,14 @@ export class OrderService {
    */
   async place(input: NewOrderInput): Promise<PlacedOrder> {
     const order = parseNewOrder(input);
-    const placed = await withAccountTransaction(this.pool, order.accountId, async (client) => {
-      await requireAccountAndSymbol(client, order);
-      const inserted = await orderRepository.insert(client, order);
-      if (!inserted) return { order: await sameOrderAgain(client, order), created: false, breaches: [] };
-      await orderRepository.appendEvent(client, { accountId: order.accountId, orderId: inserted.id, fromStatus: null, toStatus: 'pending', reason: 'placed' });
-      const breaches = await checkOrder(client, order);
-      if (breaches.length === 0) return { order: inserted, created: true, breaches };
-      const rejected = (await orderRepository.setStatus(client, inserted, 'rejected'))!;
-      await orderRepository.appendEvent(client, {
-        accountId: order.accountId,
-        orderId: inserted.id,
-        fromStatus: 'pending',
-        toStatus: 'rejected',
-        reason: `risk check: ${breaches.map((breach) => breach.type).join(', ')}`,
-        payload: { breaches },
-      });
-      for (const breach of breaches) {
-        await client.query('SELECT risk_management.record_risk_event($1, $2, $3, $4, $5, $6, $7)', [
-          order.accountId,
-          breach.limitId,
-          breach.type,
-          breach.type === 'kill_switch' ? 'critical' : 'error',
-          breach.detail,
-          JSON.stringify({ ...breach.context, symbol: order.symbol, side: order.side, quantity: order.quantity }),
-          inserted.id,
-        ]);
-      }
-      return { order: rejected, created: true, breaches };
-    });
+    const placed = await withAccountTransaction(this.pool, order.accountId, (client) => placeInTransaction(client, order));
     if (placed.breaches.length > 0) throw new RiskRejectedError(placed.order.id, placed.breaches);
     return { order: placed.order, created: placed.created };
   }
 
   /** pending → submitted, recording the broker's id for the order. */
   async submit(accountId: string, orderId: number, brokerOrderId?: string): Promise<OrderRow> {
-    return this.changeStatus(accountId, orderId, 'submitted', 'submitted to the broker', { brokerOrderId });
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'submitted', 'submitted to the broker', { brokerOrderId }));
   }
 
   /**
@@ -75,15 +48,15 @@ export class OrderService {
    * a version that moved meanwhile — a fill arrived — raises ConcurrentUpdateError instead.
    */
   async cancel(accountId: string, orderId: number, options: { expectedVersion?: number; reason?: string } = {}): Promise<OrderRow> {
-    return this.changeStatus(accountId, orderId, 'cancelled', options.reason ?? 'cancelled by request', { expectedVersion: options.expectedVersion });
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'cancelled', options.reason ?? 'cancelled by request', { expectedVersion: options.expectedVersion }));
   }
 
   async reject(accountId: string, orderId: number, reason: string): Promise<OrderRow> {
-    return this.changeStatus(accountId, orderId, 'rejected', reason);
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'rejected', reason));
   }
 
   async expire(accountId: string, orderId: number): Promise<OrderRow> {
-    return this.changeStatus(accountId, orderId, 'expired', 'time in force ended');
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'expired', 'time in force ended'));
   }
 
   async get(accountId: string, orderId: number): Promise<OrderRow | undefined> {
@@ -97,21 +70,59 @@ export class OrderService {
   async events(accountId: string, orderId: number): Promise<OrderEventRow[]> {
     return withAccountTransaction(this.pool, accountId, (client) => orderRepository.events(client, accountId, orderId), { readOnly: true });
   }
-
-  private async changeStatus(accountId: string, orderId: number, to: OrderStatus, reason: string, options: { expectedVersion?: number; brokerOrderId?: string } = {}): Promise<OrderRow> {
-    return withAccountTransaction(this.pool, accountId, async (client) => {
-      const order = await orderRepository.find(client, accountId, orderId, { forUpdate: true });
-      if (!order) throw new NotFoundError('order', `${orderId} of account ${accountId}`);
-      if (options.expectedVersion !== undefined && options.expectedVersion !== order.version) throw new ConcurrentUpdateError(`Order ${orderId}`, options.expectedVersion);
-      assertTransition(orderId, order.status, to);
-      // The row is locked, so its version cannot have moved since it was read.
-      const updated = (await orderRepository.setStatus(client, order, to, { brokerOrderId: options.brokerOrderId }))!;
-      await orderRepository.appendEvent(client, { accountId, orderId, fromStatus: order.status, toStatus: to, reason });
-      return updated;
-    });
-  }
 }
 
+/** What placing found: the order, whether it is new, and the risk breaches that rejected it (if any). */
+export interface PlacementOutcome extends PlacedOrder {
+  breaches: RiskBreach[];
+}
+
+/**
+ * Places a validated order inside the caller's transaction (acting for its account): the order
+ * and its first event, then the pre-trade check; breaches reject it in the same transaction,
+ * with an event and a risk event each. A used client order id returns the stored order.
+ */
+export async function placeInTransaction(client: Queryable, order: NewOrder): Promise<PlacementOutcome> {
+  await requireAccountAndSymbol(client, order);
+  const inserted = await orderRepository.insert(client, order);
+  if (!inserted) return { order: await sameOrderAgain(client, order), created: false, breaches: [] };
+  await orderRepository.appendEvent(client, { accountId: order.accountId, orderId: inserted.id, fromStatus: null, toStatus: 'pending', reason: 'placed' });
+  const breaches = await checkOrder(client, order);
+  if (breaches.length === 0) return { order: inserted, created: true, breaches };
+  const rejected = (await orderRepository.setStatus(client, inserted, 'rejected'))!;
+  await orderRepository.appendEvent(client, {
+    accountId: order.accountId,
+    orderId: inserted.id,
+    fromStatus: 'pending',
+    toStatus: 'rejected',
+    reason: `risk check: ${breaches.map((breach) => breach.type).join(', ')}`,
+    payload: { breaches },
+  });
+  for (const breach of breaches) {
+    await client.query('SELECT risk_management.record_risk_event($1, $2, $3, $4, $5, $6, $7)', [
+      order.accountId,
+      breach.limitId,
+      breach.type,
+      breach.type === 'kill_switch' ? 'critical' : 'error',
+      breach.detail,
+      JSON.stringify({ ...breach.context, symbol: order.symbol, side: order.side, quantity: order.quantity }),
+      inserted.id,
+    ]);
+  }
+  return { order: rejected, created: true, breaches };
+}
+
+/** Moves an order to `to` inside the caller's transaction: locked, checked against the transition table, event appended. */
+export async function changeStatusInTransaction(client: Queryable, accountId: string, orderId: number, to: OrderStatus, reason: string, options: { expectedVersion?: number; brokerOrderId?: string } = {}): Promise<OrderRow> {
+  const order = await orderRepository.find(client, accountId, orderId, { forUpdate: true });
+  if (!order) throw new NotFoundError('order', `${orderId} of account ${accountId}`);
+  if (options.expectedVersion !== undefined && options.expectedVersion !== order.version) throw new ConcurrentUpdateError(`Order ${orderId}`, options.expectedVersion);
+  assertTransition(orderId, order.status, to);
+  // The row is locked, so its version cannot have moved since it was read.
+  const updated = (await orderRepository.setStatus(client, order, to, { brokerOrderId: options.brokerOrderId }))!;
+  await orderRepository.appendEvent(client, { accountId, orderId, fromStatus: order.status, toStatus: to, reason });
+  return updated;
+}
 async function requireAccountAndSymbol(db: Queryable, order: NewOrder): Promise<void> {
   const { rows } = await db.query<{ account: boolean; symbol: boolean }>(
     `SELECT EXISTS (SELECT FROM shared.accounts WHERE account_id = $1 AND status = 'active') AS account,

@@ -140,3 +140,15 @@ describe('under concurrency', () => {
     }
   });
 });
+
+describe('executeOrder: place, check, submit and fill in one transaction', () => {
+  it('fills at once, and a retry with the same ids changes nothing', async () => {
+    const { executeOrder } = await import('../../../src/services/execution/order-execution.ts');
+    const order = { accountId: 'acct-a', clientOrderId: 'exec-1', symbol: 'POS', side: 'buy' as const, quantity: '3' };
+    const first = await executeOrder(pool, order, { brokerFillId: 'exec-fill-1', quantity: '3', price: '10' });
+    expect(first).toMatchObject({ duplicate: false, order: { status: 'filled', filledQuantity: '3' } });
+    const again = await executeOrder(pool, order, { brokerFillId: 'exec-fill-1', quantity: '3', price: '10' });
+    expect(again).toMatchObject({ duplicate: true, trade: { id: first.trade.id } });
+    expect((await orders.events('acct-a', first.order.id)).map((event) => event.toStatus)).toEqual(['pending', 'submitted', 'filled']);
+  });
+});
