@@ -5,6 +5,7 @@
 const BENCHMARKS: Record<string, (flags: string[]) => Promise<void>> = {
   setup: async () => (await import('./setup-bench.ts')).runSetupBenchmark(),
   ingest: async (flags) => (await import('./ingest-bench.ts')).runIngestBenchmark(flags),
+  'order-flow': async (flags) => (await import('./order-flow-bench.ts')).runOrderFlowBenchmark(flags),
 };
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { DatabaseConfig } from '../src/config/database-config.ts';
+import { loadConfig } from '../src/config/load-config.ts';
+import { createPools } from '../src/db/pools.ts';
+import { connectAdmin, runSetup } from '../src/db/setup.ts';
+import { executeOrder } from '../src/services/execution/order-execution.ts';
+import { chooseServer } from '../test/support/choose-server.ts';
+import { dropDatabases } from '../test/support/drop-databases.ts';
+import { clientToolEnv } from '../test/support/schema-dump.ts';
+
+const run = promisify(execFile);
+const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
+const CLIENT_COUNTS = [1, 4, 8];
+
+/**
+ * `npm run bench -- order-flow [--quick]`: the full order → risk check → submit → fill → trade →
+ * position → order events transaction (executeOrder), per second, at 1, 4 and 8 clients — each
+ * client trading its own account under three risk limits — against pgbench's built-in TPC-B-like
+ * script on the same server, in the same run, at the same client counts.
+ */
+export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
+  const seconds = flags.includes('--quick') ? 3 : 10;
+  const server = await chooseServer();
+  const stamp = Date.now().toString(36);
+  const config = loadConfig({ env: { ...server.env, TRADING_DB_NAME: `tdbb_${stamp}_flow`, ORCHESTRATION_DB_NAME: `tdbb_${stamp}_flow_orch` }, envFile: false }).database;
+  const pgbenchDb = `tdbb_${stamp}_pgbench`;
+  const results: Record<string, unknown> = { seconds, server: server.kind, date: new Date().toISOString(), cpus: os.cpus().length, clients: {} };
+  try {
+    await runSetup(config);
+    await prepareAccounts(config, Math.max(...CLIENT_COUNTS));
+    const admin = await connectAdmin(config, config.server.maintenanceDatabase);
+    await admin.query(`CREATE DATABASE "${pgbenchDb}"`);
+    await admin.end();
+    // Scale 10: ten branches, so eight clients do not all queue on one branch row.
+    await run('pgbench', ['-i', '-q', '-s', '10', pgbenchDb], { env: clientToolEnv(config) });
+
+    for (const clients of CLIENT_COUNTS) {
+      const pgbenchTps = await pgbench(config, pgbenchDb, clients, seconds);
+      const ours = await orderFlow(config, clients, seconds);
+      const ratio = ours / pgbenchTps;
+      (results.clients as Record<string, unknown>)[clients] = { pgbenchTps: Math.round(pgbenchTps), orderFlowTps: Math.round(ours), ratio: Math.round(ratio * 100) / 100 };
+      console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)`);
+    }
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, flags.includes('--quick') ? 'order-flow-quick.json' : 'order-flow.json');
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`figures written to ${path.relative(process.cwd(), file)}`);
+  } finally {
+    await dropDatabases(config);
+    const admin = await connectAdmin(config, config.server.maintenanceDatabase);
+    await admin.query(`DROP DATABASE IF EXISTS "${pgbenchDb}" WITH (FORCE)`);
+    await admin.end();
+    await server.stop();
+  }
+}
+
+/** One account per client with three risk limits the check must read, and one symbol to trade. */
+async function prepareAccounts(config: DatabaseConfig, count: number): Promise<void> {
+  const admin = await connectAdmin(config, config.trading.database);
+  try {
+    await admin.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('FLOW')");
+    for (let index = 0; index < count; index += 1) {
+      const account = `bench-${index}`;
+      await admin.query("INSERT INTO shared.accounts (account_id, name, starting_cash) VALUES ($1, 'bench', 1000000)", [account]);
+      await admin.query(
+        `INSERT INTO risk_management.risk_limits (account_id, scope, limit_type, limit_value)
+         VALUES ($1, 'account', 'max_order_notional', 1000000), ($1, 'account', 'max_position_quantity', 1000), ($1, 'account', 'max_open_orders', 100)`,
+        [account],
+      );
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+async function pgbench(config: DatabaseConfig, database: string, clients: number, seconds: number): Promise<number> {
+  const { stdout } = await run('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, os.cpus().length)), '-T', String(seconds), database], { env: clientToolEnv(config) });
+  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+  if (!match) throw new Error(`could not read pgbench's tps from:\n${stdout}`);
+  return Number(match[1]);
+}
+
+/** `clients` loops, each with its own account, running executeOrder back to back for `seconds`. */
+async function orderFlow(config: DatabaseConfig, clients: number, seconds: number): Promise<number> {
+  const pools = createPools({ ...config, services: { ...config.services, execution: { ...config.services.execution, pool: { ...config.services.execution.pool, max: clients } } } });
+  const pool = pools.services.execution;
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        const account = `bench-${client}`;
+        for (let sequence = 0; performance.now() < deadline; sequence += 1) {
+          const id = `${account}-${Date.now().toString(36)}-${sequence}`;
+          // Alternate sides so the position stays within its limit however long the run.
+          await executeOrder(pool, { accountId: account, clientOrderId: id, symbol: 'FLOW', side: sequence % 2 === 0 ? 'buy' : 'sell', orderType: 'limit', quantity: '5', limitPrice: '100' }, { brokerFillId: id, quantity: '5', price: '99.5' });
+          done += 1;
+        }
+      }),
+    );
+  } finally {
+    await pools.close();
+  }
+  return done / seconds;
+}
