@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatDecimal, isZero, parseDecimal } from '../../shared/decimal-text.ts';
 import { OrderInputError } from './execution-errors.ts';
-import { ORDER_SIDES, ORDER_TYPES, type OrderSide, type OrderType, TIMES_IN_FORCE, type TimeInForce } from './order-table.ts';
+import { ORDER_SIDES, ORDER_TYPES, type OrderRow, type OrderSide, type OrderType, TIMES_IN_FORCE, type TimeInForce } from './order-table.ts';
 
 /** numeric(28,8) quantities and numeric(20,8) prices: digits before and after the point. */
 const QUANTITY = { whole: 20, scale: 8 };
@@ -42,20 +42,8 @@ export interface NewOrderInput {
   signalId?: number | null;
 }
 
-/** A validated order, values canonical. */
-export interface NewOrder {
-  accountId: string;
-  clientOrderId: string;
-  symbol: string;
-  side: OrderSide;
-  orderType: OrderType;
-  timeInForce: TimeInForce;
-  quantity: string;
-  limitPrice: string | null;
-  stopPrice: string | null;
-  strategyId: number | null;
-  signalId: number | null;
-}
+/** A validated order, values canonical: the caller-chosen fields of an order row. */
+export type NewOrder = Pick<OrderRow, 'accountId' | 'clientOrderId' | 'symbol' | 'side' | 'orderType' | 'timeInForce' | 'quantity' | 'limitPrice' | 'stopPrice' | 'strategyId' | 'signalId'>;
 
 const shape = z.object({
   accountId: z.string().trim().min(1, 'is required'),
