@@ -1,0 +1,46 @@
+import type { OrderSide, OrderType, TimeInForce } from '../order-table.ts';
+
+/**
+ * What tradedb needs from a broker: take an order, cancel it, and report fills. Quantities and
+ * prices are exact decimal text. Fills carry the broker's own fill id, which recordFill uses to
+ * count a redelivered fill once.
+ */
+export interface BrokerOrderRequest {
+  /** Our idempotency key; brokers that support one receive it, so a retried submit makes one order. */
+  clientOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  orderType: OrderType;
+  timeInForce: TimeInForce;
+  quantity: string;
+  limitPrice: string | null;
+  stopPrice: string | null;
+}
+
+export interface BrokerOrderAck {
+  brokerOrderId: string;
+  /** The broker's own status word, for logs (e.g. "accepted", "new"). */
+  brokerStatus: string;
+}
+
+export interface BrokerFill {
+  brokerFillId: string;
+  brokerOrderId: string;
+  clientOrderId?: string;
+  symbol: string;
+  side: OrderSide;
+  quantity: string;
+  price: string;
+  /** Default "0" when the broker reports none. */
+  fees: string;
+  executedAt: Date;
+}
+
+export interface BrokerAdapter {
+  readonly name: string;
+  submit(order: BrokerOrderRequest): Promise<BrokerOrderAck>;
+  /** Asks the broker to cancel; resolves when the request is accepted (the cancel itself may race a fill). */
+  cancel(brokerOrderId: string): Promise<void>;
+  /** Fills executed at or after `since`, oldest first. */
+  fillsSince(since: Date): Promise<BrokerFill[]>;
+}
