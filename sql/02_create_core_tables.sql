@@ -423,6 +423,9 @@ CREATE TABLE IF NOT EXISTS data_ingestion.data_quality_logs (
 CREATE TABLE IF NOT EXISTS strategy_engine.strategies (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name        text        NOT NULL UNIQUE CHECK (btrim(name) <> ''),
+    -- Which implementation, whose parameter schema (in src/services/strategy-engine) the
+    -- parameters were validated against.
+    kind        text        NOT NULL DEFAULT 'manual' CHECK (kind ~ '^[a-z][a-z0-9_]*$'),
     description text,
     parameters  jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(parameters) = 'object'),
     status      text        NOT NULL DEFAULT 'draft'
@@ -446,7 +449,9 @@ CREATE TABLE IF NOT EXISTS strategy_engine.strategy_signals (
     expires_at   timestamptz,
     metadata     jsonb         NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     created_at   timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT strategy_signals_expires_at_check CHECK (expires_at > generated_at)
+    CONSTRAINT strategy_signals_expires_at_check CHECK (expires_at > generated_at),
+    -- One signal per strategy, symbol and time: a strategy re-run over the same bars finds its signals.
+    CONSTRAINT strategy_signals_strategy_symbol_time_key UNIQUE (strategy_id, symbol, generated_at)
 );
 COMMENT ON COLUMN strategy_engine.strategy_signals.strength IS
     'Confidence from 0 to 1; the direction is signal_type.';

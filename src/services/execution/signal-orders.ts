@@ -1,0 +1,59 @@
+import type pg from 'pg';
+import { withAccountTransaction } from '../../db/account-transaction.ts';
+import { OrderInputError } from './execution-errors.ts';
+import { OrderService, type PlacedOrder } from './order-service.ts';
+import { positionRepository } from './position-repository.ts';
+
+interface StoredSignal {
+  id: number;
+  strategyId: number;
+  accountId: string | null;
+  symbol: string;
+  signalType: 'buy' | 'sell' | 'hold' | 'close';
+  price: string | null;
+  quantity: string | null;
+}
+
+/**
+ * Turns a strategy signal into an order for an account, through the same placement and risk
+ * check as any order. buy/sell become orders of the signal's quantity (or `quantity`), at its
+ * price as a limit when it has one; close flattens the account's position; hold is no order.
+ * The client order id is derived from the signal, so acting on a signal twice places one order.
+ */
+export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: number, options: { accountId: string; quantity?: string }): Promise<PlacedOrder> {
+  const { rows } = await executionPool.query<StoredSignal>(
+    `SELECT id::float8 AS id, strategy_id::float8 AS "strategyId", account_id AS "accountId", symbol, signal_type AS "signalType",
+            trim_scale(price)::text AS price, trim_scale(quantity)::text AS quantity
+       FROM strategy_engine.strategy_signals WHERE id = $1`,
+    [signalId],
+  );
+  const signal = rows[0];
+  if (!signal) throw new OrderInputError('signalId', `unknown signal ${signalId}`);
+  if (signal.accountId && signal.accountId !== options.accountId) throw new OrderInputError('accountId', `signal ${signalId} is aimed at account ${signal.accountId}`);
+  if (signal.signalType === 'hold') throw new OrderInputError('signalType', `signal ${signalId} says hold: there is nothing to order`);
+
+  let side: 'buy' | 'sell';
+  let quantity: string | undefined;
+  if (signal.signalType === 'close') {
+    const position = await withAccountTransaction(executionPool, options.accountId, (client) => positionRepository.find(client, options.accountId, signal.symbol), { readOnly: true });
+    const held = position?.quantity ?? '0';
+    if (held === '0') throw new OrderInputError('signalType', `signal ${signalId} says close, but account ${options.accountId} holds no ${signal.symbol}`);
+    side = held.startsWith('-') ? 'buy' : 'sell';
+    quantity = held.replace(/^-/, '');
+  } else {
+    side = signal.signalType;
+    quantity = options.quantity ?? signal.quantity ?? undefined;
+    if (!quantity) throw new OrderInputError('quantity', `signal ${signalId} carries no quantity; give one`);
+  }
+  return new OrderService(executionPool).place({
+    accountId: options.accountId,
+    clientOrderId: `signal-${signalId}`,
+    symbol: signal.symbol,
+    side,
+    quantity,
+    orderType: signal.price ? 'limit' : 'market',
+    limitPrice: signal.price,
+    strategyId: signal.strategyId,
+    signalId: signal.id,
+  });
+}
