@@ -8,6 +8,9 @@ import { setKillSwitch } from '../../services/risk-management/kill-switch.ts';
 import { LIMIT_TYPES } from '../../services/risk-management/risk-limit-table.ts';
 import { RiskLimitService } from '../../services/risk-management/risk-limit-service.ts';
 import { AccountService } from '../../services/shared/account-service.ts';
+import { STRATEGY_KINDS } from '../../services/strategy-engine/strategy-kinds.ts';
+import { StrategyService, type StrategyStatus } from '../../services/strategy-engine/strategy-service.ts';
+import { UserFacingError } from '../../db/errors.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
 import { parseWholeNumber } from '../option-parsers.ts';
@@ -127,6 +130,50 @@ export function registerTradingCommands(program: Command): void {
     .action(async (options: { account: string; json?: boolean }) => {
       const rows = await withServicePools((pools) => withAccountTransaction(pools.services.execution, options.account, (client) => positionRepository.list(client, options.account), { readOnly: true }));
       print(rows, options.json, [['SYMBOL', (row) => row.symbol], ['QTY', (row) => row.quantity], ['AVG COST', (row) => row.averageCost], ['REALIZED P&L', (row) => row.realizedPnl]]);
+    });
+
+  const strategies = program.command('strategies').description('strategies: kind, parameters (validated), status');
+  strategies
+    .command('add <name>')
+    .requiredOption('--kind <kind>', `implementation: ${Object.keys(STRATEGY_KINDS).join(', ')}`)
+    .option('--parameters <json>', 'parameters as JSON, e.g. \'{"fast":10,"slow":30,"quantity":"5"}\'', '{}')
+    .option('--description <text>', 'what it does')
+    .action(async (name: string, options: { kind: string; parameters: string; description?: string }) => {
+      let parameters: unknown;
+      try {
+        parameters = JSON.parse(options.parameters);
+      } catch (error) {
+        throw new UserFacingError(`--parameters is not JSON: ${(error as Error).message}`);
+      }
+      const row = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).create({ name, kind: options.kind, parameters, description: options.description }));
+      console.log(`strategy ${row.id} ${row.name} (${row.kind}, ${row.status}): ${JSON.stringify(row.parameters)}`);
+    });
+  strategies
+    .command('set <id>')
+    .description('change status and/or parameters, at the version you read')
+    .requiredOption('--version <n>', 'the version you read (tradedb strategies list)', parseWholeNumber)
+    .addOption(new Option('--status <status>', 'new status').choices(['draft', 'active', 'paused', 'retired']))
+    .option('--parameters <json>', 'new parameters as JSON')
+    .action(async (id: string, options: { version: number; status?: StrategyStatus; parameters?: string }) => {
+      const parameters = options.parameters === undefined ? undefined : (JSON.parse(options.parameters) as unknown);
+      const row = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).update(parseWholeNumber(id), options.version, { parameters, status: options.status }));
+      console.log(`strategy ${row.id} ${row.name}: ${row.status}, version ${row.version}`);
+    });
+  strategies
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const rows = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).list());
+      print(rows, options.json, [['ID', (row) => row.id], ['NAME', (row) => row.name], ['KIND', (row) => row.kind], ['STATUS', (row) => row.status], ['VERSION', (row) => row.version], ['PARAMETERS', (row) => JSON.stringify(row.parameters)]]);
+    });
+  program
+    .command('signals')
+    .description("a strategy's latest signals")
+    .requiredOption('--strategy <id>', 'strategy id', parseWholeNumber)
+    .option('--json', 'print JSON')
+    .action(async (options: { strategy: number; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).signals(options.strategy));
+      print(rows, options.json, [['ID', (row) => row.id], ['AT', (row) => row.generatedAt.toISOString()], ['SYMBOL', (row) => row.symbol], ['SIGNAL', (row) => row.signalType], ['QTY', (row) => row.quantity], ['PRICE', (row) => row.price], ['STRENGTH', (row) => row.strength]]);
     });
 
   const risk = program.command('risk').description('risk limits, risk events and the kill switch');
