@@ -13,7 +13,8 @@ import { StrategyService, type StrategyStatus } from '../../services/strategy-en
 import { UserFacingError } from '../../db/errors.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
-import { parseWholeNumber } from '../option-parsers.ts';
+import { parseInstant, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
+import { replayStrategy } from '../../services/strategy-engine/paper-replay.ts';
 
 /** Prints rows as JSON or as a table of the given columns. */
 function print<T extends object>(rows: T[], json: boolean | undefined, columns: Array<[header: string, cell: (row: T) => unknown]>): void {
@@ -174,6 +175,27 @@ export function registerTradingCommands(program: Command): void {
     .action(async (options: { strategy: number; json?: boolean }) => {
       const rows = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).signals(options.strategy));
       print(rows, options.json, [['ID', (row) => row.id], ['AT', (row) => row.generatedAt.toISOString()], ['SYMBOL', (row) => row.symbol], ['SIGNAL', (row) => row.signalType], ['QTY', (row) => row.quantity], ['PRICE', (row) => row.price], ['STRENGTH', (row) => row.strength]]);
+    });
+
+  const paper = program.command('paper').description('paper trading against stored bars');
+  paper
+    .command('run')
+    .description('replay stored bars through a strategy and the paper broker, writing real signals, orders, trades and positions')
+    .requiredOption('--strategy <id>', 'an active sma_crossover strategy', parseWholeNumber)
+    .requiredOption('--account <id>', 'the account that trades')
+    .requiredOption('--symbols <list>', 'symbols, comma-separated', parseSymbolList)
+    .requiredOption('--from <date>', 'first bar', parseInstant)
+    .requiredOption('--to <date>', 'end, exclusive', parseInstant)
+    .option('--source <name>', 'bars of this source (default: the only one there is)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (options: { strategy: number; account: string; symbols: string[]; from: Date; to: Date; source?: string; json?: boolean }) => {
+      const summary = await withServicePools((pools) => replayStrategy(pools, { strategyId: options.strategy, accountId: options.account, symbols: options.symbols, from: options.from, to: options.to, source: options.source }));
+      if (options.json) {
+        console.log(JSON.stringify(summary, null, 2));
+        return;
+      }
+      console.log(`replayed ${summary.bars} bars: ${summary.signals} new signals, ${summary.orders} new orders (${summary.rejected} rejected by risk), ${summary.fills} fills`);
+      print(summary.positions, false, [['SYMBOL', (row) => row.symbol], ['QTY', (row) => row.quantity], ['REALIZED P&L', (row) => row.realizedPnl]]);
     });
 
   const risk = program.command('risk').description('risk limits, risk events and the kill switch');

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
 import { OrderInputError } from './execution-errors.ts';
 import { OrderService, type PlacedOrder } from './order-service.ts';
+import { orderRepository } from './order-repository.ts';
 import { positionRepository } from './position-repository.ts';
 
 interface StoredSignal {
@@ -31,6 +32,10 @@ export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: num
   if (!signal) throw new OrderInputError('signalId', `unknown signal ${signalId}`);
   if (signal.accountId && signal.accountId !== options.accountId) throw new OrderInputError('accountId', `signal ${signalId} is aimed at account ${signal.accountId}`);
   if (signal.signalType === 'hold') throw new OrderInputError('signalType', `signal ${signalId} says hold: there is nothing to order`);
+  // Acted on before: that order, whatever the position is now (a close computed today would differ).
+  const clientOrderId = `signal-${signalId}`;
+  const existing = await withAccountTransaction(executionPool, options.accountId, (client) => orderRepository.findByClientOrderId(client, options.accountId, clientOrderId), { readOnly: true });
+  if (existing) return { order: existing, created: false };
 
   let side: 'buy' | 'sell';
   let quantity: string | undefined;
@@ -47,7 +52,7 @@ export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: num
   }
   return new OrderService(executionPool).place({
     accountId: options.accountId,
-    clientOrderId: `signal-${signalId}`,
+    clientOrderId,
     symbol: signal.symbol,
     side,
     quantity,
