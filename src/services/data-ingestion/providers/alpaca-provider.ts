@@ -13,7 +13,8 @@ import type { BarFields, BarProvider, InputRow } from '../input-row.ts';
 import { type Interval, isDailyOrLonger } from '../interval.ts';
 import { errorMessage, exchangeLocalDate, plainDecimal, problemRow, utcTimestamp } from './api-rows.ts';
 import { RateLimiter } from './rate-limiter.ts';
-import { HttpStatusError, parseRetryAfter, type RetryOptions, type Sleep, withRetry } from './retry.ts';
+import { HttpStatusError, type RetryOptions, type Sleep, withRetry } from './retry.ts';
+import { alpacaErrorMessage, alpacaRetryAfterMs } from '../../../shared/alpaca-http.ts';
 
 /** Alpaca's timeframe for each tradedb interval. */
 export const ALPACA_TIMEFRAMES = {
@@ -195,13 +196,13 @@ export class AlpacaProvider implements BarProvider {
     const body = await response.text();
     if (response.status === 401 || response.status === 403) {
       throw new UserFacingError(
-        `Alpaca refused the API key (HTTP ${response.status}: ${this.redact(serverMessage(body))}). ` +
+        `Alpaca refused the API key (HTTP ${response.status}: ${this.redact(alpacaErrorMessage(body))}). ` +
           `Check ${ALPACA_KEY_ID_ENV} and ${ALPACA_SECRET_KEY_ENV}, and that the key's plan allows feed=${this.feed}.`,
       );
     }
     if (!response.ok) {
-      const retryAfter = retryAfterMs(response.status, response.headers, (this.options.now ?? Date.now)());
-      throw new HttpStatusError(`Alpaca answered HTTP ${response.status}: ${this.redact(serverMessage(body))}`, response.status, retryAfter);
+      const retryAfter = alpacaRetryAfterMs(response.status, response.headers, (this.options.now ?? Date.now)());
+      throw new HttpStatusError(`Alpaca answered HTTP ${response.status}: ${this.redact(alpacaErrorMessage(body))}`, response.status, retryAfter);
     }
     let json: unknown;
     try {
@@ -225,30 +226,12 @@ export class AlpacaProvider implements BarProvider {
  * epoch second at which Alpaca's per-minute quota refills; sent on every answer, so meaningless
  * for a 5xx).
  */
-function retryAfterMs(status: number, headers: Headers, nowMs: number): number | undefined {
-  const retryAfter = parseRetryAfter(headers.get('retry-after'), nowMs);
-  if (retryAfter !== undefined || status !== 429) return retryAfter;
-  const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
-  return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - nowMs) : undefined;
-}
 
 /** A 4xx other than 401/403/429: Alpaca refused the request itself (a malformed symbol, a bad parameter). */
 function isRequestRefusal(error: unknown): boolean {
   return error instanceof HttpStatusError && error.status >= 400 && error.status < 500 && error.status !== 429;
 }
 
-/** Alpaca's error bodies are {"code": 40110000, "message": "..."}; otherwise the text itself. */
-function serverMessage(body: string): string {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (parsed && typeof parsed === 'object' && typeof (parsed as { message?: unknown }).message === 'string') {
-      return (parsed as { message: string }).message;
-    }
-  } catch {
-    // Not JSON (a proxy's HTML page, plain text): the text is the message.
-  }
-  return body.trim().slice(0, 200) || '(empty body)';
-}
 
 /** One Alpaca bar {t, o, h, l, c, v, n, vw} as an InputRow. */
 function barRow(line: number, symbol: string, bar: unknown, daily: boolean): InputRow {

@@ -18,9 +18,10 @@ import { UserFacingError } from '../../../db/errors.ts';
 import { ALPACA_KEY_ID_ENV, ALPACA_SECRET_KEY_ENV } from '../../data-ingestion/providers/alpaca-provider.ts';
 import { plainDecimal, utcTimestamp } from '../../data-ingestion/providers/api-rows.ts';
 import { RateLimiter } from '../../data-ingestion/providers/rate-limiter.ts';
-import { HttpStatusError, parseRetryAfter, type RetryOptions, type Sleep, withRetry } from '../../data-ingestion/providers/retry.ts';
+import { HttpStatusError, type RetryOptions, type Sleep, withRetry } from '../../data-ingestion/providers/retry.ts';
 import type { OrderSide } from '../order-table.ts';
 import type { BrokerAdapter, BrokerFill, BrokerOrderAck, BrokerOrderRequest } from './broker-adapter.ts';
+import { alpacaErrorMessage, alpacaRetryAfterMs } from '../../../shared/alpaca-http.ts';
 
 export const ALPACA_PAPER_TRADING_URL = 'https://paper-api.alpaca.markets';
 /** Alpaca's maximum (and default) page size of account activities. */
@@ -135,7 +136,7 @@ export class AlpacaBroker implements BrokerAdapter {
     // That is why request() may retry network failures and 429/5xx for this POST too.
     const response = await this.request('POST', '/v2/orders', { body });
     if (response.status === 200 || response.status === 201) return ack(this.parseOrder(response.body));
-    const message = this.redact(serverMessage(response.body));
+    const message = this.redact(alpacaErrorMessage(response.body));
     if (response.status === 422 && isDuplicateClientOrderId(message)) {
       const existing = await this.orderByClientOrderId(order.clientOrderId);
       const sameOrder =
@@ -159,7 +160,7 @@ export class AlpacaBroker implements BrokerAdapter {
   async cancel(brokerOrderId: string): Promise<void> {
     const response = await this.request('DELETE', `/v2/orders/${encodeURIComponent(brokerOrderId)}`);
     if (response.status === 204 || response.status === 200) return;
-    const message = this.redact(serverMessage(response.body));
+    const message = this.redact(alpacaErrorMessage(response.body));
     if (response.status === 404) throw new UserFacingError(`Alpaca: unknown order ${brokerOrderId} (HTTP 404: ${message}).`);
     if (response.status === 422) throw new UserFacingError(`Alpaca could not cancel the order ${brokerOrderId}: ${message}`);
     throw new HttpStatusError(`Alpaca answered HTTP ${response.status} to cancelling ${brokerOrderId}: ${message}`, response.status);
@@ -178,7 +179,7 @@ export class AlpacaBroker implements BrokerAdapter {
       if (pageToken) query.page_token = pageToken;
       const response = await this.request('GET', '/v2/account/activities/FILL', { query });
       if (response.status !== 200) {
-        throw new HttpStatusError(`Alpaca answered HTTP ${response.status} to the fills query: ${this.redact(serverMessage(response.body))}`, response.status);
+        throw new HttpStatusError(`Alpaca answered HTTP ${response.status} to the fills query: ${this.redact(alpacaErrorMessage(response.body))}`, response.status);
       }
       const page = z.array(z.unknown()).safeParse(parseJson(response.body));
       if (!page.success) throw new Error('Alpaca answered the fills query with something other than an array');
@@ -225,7 +226,7 @@ export class AlpacaBroker implements BrokerAdapter {
     const response = await this.request('GET', '/v2/orders:by_client_order_id', { query: { client_order_id: clientOrderId } });
     if (response.status !== 200) {
       throw new HttpStatusError(
-        `Alpaca refused client_order_id ${clientOrderId} as a duplicate but did not return its order (HTTP ${response.status}: ${this.redact(serverMessage(response.body))})`,
+        `Alpaca refused client_order_id ${clientOrderId} as a duplicate but did not return its order (HTTP ${response.status}: ${this.redact(alpacaErrorMessage(response.body))})`,
         response.status,
       );
     }
@@ -265,13 +266,13 @@ export class AlpacaBroker implements BrokerAdapter {
       }
       if (response.status === 401) {
         throw new UserFacingError(
-          `Alpaca refused the API key (HTTP 401: ${this.redact(serverMessage(body))}). Check ${ALPACA_KEY_ID_ENV} and ${ALPACA_SECRET_KEY_ENV}, ` +
+          `Alpaca refused the API key (HTTP 401: ${this.redact(alpacaErrorMessage(body))}). Check ${ALPACA_KEY_ID_ENV} and ${ALPACA_SECRET_KEY_ENV}, ` +
             `and that the key belongs to ${this.baseUrl} (paper keys work only on the paper API).`,
         );
       }
       if (response.status === 429 || response.status >= 500) {
-        const retryAfter = retryAfterMs(response.status, response.headers, this.now());
-        throw new HttpStatusError(`Alpaca answered HTTP ${response.status} to ${method} ${path}: ${this.redact(serverMessage(body))}`, response.status, retryAfter);
+        const retryAfter = alpacaRetryAfterMs(response.status, response.headers, this.now());
+        throw new HttpStatusError(`Alpaca answered HTTP ${response.status} to ${method} ${path}: ${this.redact(alpacaErrorMessage(body))}`, response.status, retryAfter);
       }
       return { status: response.status, body };
     }, this.retry);
@@ -304,23 +305,4 @@ function parseJson(body: string): unknown {
   }
 }
 
-/** Alpaca's error bodies are {"code": 40010001, "message": "..."}; otherwise the text itself. */
-function serverMessage(body: string): string {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (parsed && typeof parsed === 'object' && typeof (parsed as { message?: unknown }).message === 'string') {
-      return (parsed as { message: string }).message;
-    }
-  } catch {
-    // Not JSON (a proxy's HTML page, plain text): the text is the message.
-  }
-  return body.trim().slice(0, 200) || '(empty body)';
-}
 
-/** Retry-After, or else for a 429 X-RateLimit-Reset (the epoch second the per-minute quota refills). */
-function retryAfterMs(status: number, headers: Headers, nowMs: number): number | undefined {
-  const retryAfter = parseRetryAfter(headers.get('retry-after'), nowMs);
-  if (retryAfter !== undefined || status !== 429) return retryAfter;
-  const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
-  return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - nowMs) : undefined;
-}

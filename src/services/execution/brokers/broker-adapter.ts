@@ -1,21 +1,12 @@
-import type { OrderSide, OrderType, TimeInForce } from '../order-table.ts';
+import type { OrderRow, OrderSide } from '../order-table.ts';
 
 /**
  * What tradedb needs from a broker: take an order, cancel it, and report fills. Quantities and
  * prices are exact decimal text. Fills carry the broker's own fill id, which recordFill uses to
  * count a redelivered fill once.
  */
-export interface BrokerOrderRequest {
-  /** Our idempotency key; brokers that support one receive it, so a retried submit makes one order. */
-  clientOrderId: string;
-  symbol: string;
-  side: OrderSide;
-  orderType: OrderType;
-  timeInForce: TimeInForce;
-  quantity: string;
-  limitPrice: string | null;
-  stopPrice: string | null;
-}
+/** The order as a broker receives it; clientOrderId is our idempotency key, passed on to brokers that support one. */
+export type BrokerOrderRequest = Pick<OrderRow, 'clientOrderId' | 'symbol' | 'side' | 'orderType' | 'timeInForce' | 'quantity' | 'limitPrice' | 'stopPrice'>;
 
 export interface BrokerOrderAck {
   brokerOrderId: string;
