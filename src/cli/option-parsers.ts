@@ -38,3 +38,9 @@ export function parseColumnMap(value: string): Record<string, string> {
   }
   return Object.fromEntries(entries.map(([field, header]) => [field!.trim(), header!.trim()]));
 }
+
+/** A calendar date "YYYY-MM-DD", kept as text. */
+export function parseCalendarDate(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !isCalendarDate(value)) throw new InvalidArgumentError('expected a date YYYY-MM-DD');
+  return value;
+}

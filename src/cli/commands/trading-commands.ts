@@ -13,8 +13,9 @@ import { StrategyService, type StrategyStatus } from '../../services/strategy-en
 import { UserFacingError } from '../../db/errors.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
-import { parseInstant, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
+import { parseCalendarDate, parseInstant, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
 import { replayStrategy } from '../../services/strategy-engine/paper-replay.ts';
+import { PortfolioAnalytics } from '../../services/analytics/portfolio-analytics.ts';
 
 /** Prints rows as JSON or as a table of the given columns. */
 function print<T extends object>(rows: T[], json: boolean | undefined, columns: Array<[header: string, cell: (row: T) => unknown]>): void {
@@ -196,6 +197,27 @@ export function registerTradingCommands(program: Command): void {
       }
       console.log(`replayed ${summary.bars} bars: ${summary.signals} new signals, ${summary.orders} new orders (${summary.rejected} rejected by risk), ${summary.fills} fills`);
       print(summary.positions, false, [['SYMBOL', (row) => row.symbol], ['QTY', (row) => row.quantity], ['REALIZED P&L', (row) => row.realizedPnl]]);
+    });
+
+  const analytics = program.command('analytics').description('portfolio summaries and performance, computed from trades, positions and bars');
+  analytics
+    .command('summary')
+    .requiredOption('--account <id>', 'account')
+    .option('--as-of <time>', 'as of this instant (default now)', parseInstant)
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; asOf?: Date; json?: boolean }) => {
+      const row = await withServicePools((pools) => new PortfolioAnalytics(pools.services.analytics).summarize(options.account, options.asOf ?? new Date()));
+      print([row], options.json, [['AS OF', (r) => r.asOf.toISOString()], ['CASH', (r) => r.cash], ['MARKET VALUE', (r) => r.marketValue], ['EQUITY', (r) => r.equity], ['GROSS', (r) => r.grossExposure], ['NET', (r) => r.netExposure], ['REALIZED', (r) => r.realizedPnl], ['UNREALIZED', (r) => r.unrealizedPnl]]);
+    });
+  analytics
+    .command('performance')
+    .requiredOption('--account <id>', 'account')
+    .requiredOption('--from <date>', 'first day (YYYY-MM-DD)', parseCalendarDate)
+    .requiredOption('--to <date>', 'last day (YYYY-MM-DD)', parseCalendarDate)
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; from: string; to: string; json?: boolean }) => {
+      const { performance } = await withServicePools((pools) => new PortfolioAnalytics(pools.services.analytics).performance(options.account, options.from, options.to));
+      print([performance], options.json, [['FROM', (r) => r.periodStart], ['TO', (r) => r.periodEnd], ['RETURN', (r) => r.returns], ['VOLATILITY', (r) => r.volatility], ['SHARPE', (r) => r.sharpe], ['MAX DRAWDOWN', (r) => r.maxDrawdown], ['TRADES', (r) => r.trades], ['WIN RATE', (r) => r.winRate], ['REALIZED', (r) => r.realizedPnl]]);
     });
 
   const risk = program.command('risk').description('risk limits, risk events and the kill switch');
