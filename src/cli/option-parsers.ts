@@ -44,3 +44,12 @@ export function parseCalendarDate(value: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !isCalendarDate(value)) throw new InvalidArgumentError('expected a date YYYY-MM-DD');
   return value;
 }
+
+/** JSON text, parsed; the error quotes the parser's complaint. */
+export function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`not JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
 import { createOwnerPool } from '../../db/owner-pool.ts';
 import { OrderService } from '../../services/execution/order-service.ts';
@@ -10,10 +10,9 @@ import { RiskLimitService } from '../../services/risk-management/risk-limit-serv
 import { AccountService } from '../../services/shared/account-service.ts';
 import { STRATEGY_KINDS } from '../../services/strategy-engine/strategy-kinds.ts';
 import { StrategyService, type StrategyStatus } from '../../services/strategy-engine/strategy-service.ts';
-import { UserFacingError } from '../../db/errors.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
-import { parseCalendarDate, parseInstant, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
+import { parseCalendarDate, parseInstant, parseJson, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
 import { replayStrategy } from '../../services/strategy-engine/paper-replay.ts';
 import { PortfolioAnalytics } from '../../services/analytics/portfolio-analytics.ts';
 
@@ -138,15 +137,10 @@ export function registerTradingCommands(program: Command): void {
   strategies
     .command('add <name>')
     .requiredOption('--kind <kind>', `implementation: ${Object.keys(STRATEGY_KINDS).join(', ')}`)
-    .option('--parameters <json>', 'parameters as JSON, e.g. \'{"fast":10,"slow":30,"quantity":"5"}\'', '{}')
+    .option('--parameters <json>', 'parameters as JSON, e.g. \'{"fast":10,"slow":30,"quantity":"5"}\'', parseJson, {})
     .option('--description <text>', 'what it does')
-    .action(async (name: string, options: { kind: string; parameters: string; description?: string }) => {
-      let parameters: unknown;
-      try {
-        parameters = JSON.parse(options.parameters);
-      } catch (error) {
-        throw new UserFacingError(`--parameters is not JSON: ${(error as Error).message}`);
-      }
+    .action(async (name: string, options: { kind: string; parameters: unknown; description?: string }) => {
+      const parameters = options.parameters;
       const row = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).create({ name, kind: options.kind, parameters, description: options.description }));
       console.log(`strategy ${row.id} ${row.name} (${row.kind}, ${row.status}): ${JSON.stringify(row.parameters)}`);
     });
@@ -155,9 +149,9 @@ export function registerTradingCommands(program: Command): void {
     .description('change status and/or parameters, at the version you read')
     .requiredOption('--version <n>', 'the version you read (tradedb strategies list)', parseWholeNumber)
     .addOption(new Option('--status <status>', 'new status').choices(['draft', 'active', 'paused', 'retired']))
-    .option('--parameters <json>', 'new parameters as JSON')
-    .action(async (id: string, options: { version: number; status?: StrategyStatus; parameters?: string }) => {
-      const parameters = options.parameters === undefined ? undefined : (JSON.parse(options.parameters) as unknown);
+    .option('--parameters <json>', 'new parameters as JSON', parseJson)
+    .action(async (id: string, options: { version: number; status?: StrategyStatus; parameters?: unknown }) => {
+      const parameters = options.parameters;
       const row = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).update(parseWholeNumber(id), options.version, { parameters, status: options.status }));
       console.log(`strategy ${row.id} ${row.name}: ${row.status}, version ${row.version}`);
     });
@@ -250,11 +244,11 @@ export function registerTradingCommands(program: Command): void {
       print(rows, options.json, [['ID', (row) => row.id], ['WHEN', (row) => row.occurredAt.toISOString()], ['TYPE', (row) => row.eventType], ['SEVERITY', (row) => row.severity], ['ORDER', (row) => row.orderId], ['DETAIL', (row) => row.detail]]);
     });
   risk
-    .command('kill-switch <state>')
+    .command('kill-switch')
+    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off']))
     .description('on: reject every new order at once; off: trade again')
     .option('--reason <text>', 'why (shown in every rejection)')
     .action(async (state: string, options: { reason?: string }) => {
-      if (state !== 'on' && state !== 'off') throw new Error('state must be on or off');
       await withServicePools(async (_pools, session) => {
         const owner = createOwnerPool(session.server.config);
         try {
