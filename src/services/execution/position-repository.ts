@@ -1,5 +1,7 @@
 import type { Queryable } from '../../db/queryable.ts';
+import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 import type { PositionRow } from './order-table.ts';
+import { applyFillToPosition, positionStateFromText, positionStateToText } from './position-math.ts';
 
 /** The position's columns as PositionRow, qualified by `table` where a statement joins another. */
 function positionColumns(table = 'execution.positions'): string {
@@ -8,43 +10,42 @@ function positionColumns(table = 'execution.positions'): string {
 }
 const POSITION_COLUMNS = positionColumns();
 
-/**
- * A fill's effect on a position, in one UPDATE so that concurrent fills of one position queue on
- * its row and each applies to the row as the previous one left it (exact numeric arithmetic):
- * - adding to the position (or opening it): the average cost becomes the quantity-weighted mean;
- * - reducing it: realized P&L gains (price - average cost) per unit closed, signed by the side
- *   held; the average cost stays;
- * - flipping through zero: the closed part realizes as above and the rest opens at the fill price;
- * - fees always reduce realized P&L.
- * $3 is the signed fill quantity (buy +, sell -).
- */
-const APPLY_FILL = `WITH before AS (
-    SELECT realized_pnl FROM execution.positions WHERE account_id = $1 AND symbol = $2 FOR UPDATE)
-  UPDATE execution.positions AS p SET
-    quantity = p.quantity + $3::numeric,
-    average_cost = CASE
-        WHEN p.quantity + $3::numeric = 0 THEN 0
-        WHEN p.quantity = 0 OR sign(p.quantity) = sign($3::numeric)
-            THEN round((abs(p.quantity) * p.average_cost + abs($3::numeric) * $4::numeric) / abs(p.quantity + $3::numeric), 8)
-        WHEN sign(p.quantity + $3::numeric) = sign(p.quantity) THEN p.average_cost
-        ELSE $4::numeric END,
-    realized_pnl = p.realized_pnl - $5::numeric + CASE
-        WHEN p.quantity = 0 OR sign(p.quantity) = sign($3::numeric) THEN 0
-        ELSE round(least(abs(p.quantity), abs($3::numeric)) * ($4::numeric - p.average_cost) * sign(p.quantity), 8) END,
-    version = p.version + 1
-  FROM before
-  WHERE p.account_id = $1 AND p.symbol = $2
-  RETURNING ${positionColumns('p')},
-            trim_scale(p.realized_pnl - before.realized_pnl)::text AS "realizedByFill"`;
-
 /** SQL for execution.positions. */
 export const positionRepository = {
-  /** Applies the fill; returns the position after it and what the fill realized (fees included). */
+  /**
+   * Applies a fill to the position: the row is created if missing and locked, so concurrent
+   * fills of one position queue on it and each applies to the state the previous one left.
+   * Returns the position after the fill and what the fill realized (fees included).
+   */
   async applyFill(db: Queryable, accountId: string, symbol: string, signedQuantity: string, price: string, fees: string): Promise<{ position: PositionRow; realized: string }> {
-    await db.query('INSERT INTO execution.positions (account_id, symbol) VALUES ($1, $2) ON CONFLICT (account_id, symbol) DO NOTHING', [accountId, symbol]);
-    const { rows } = await db.query<PositionRow & { realizedByFill: string }>(APPLY_FILL, [accountId, symbol, signedQuantity, price, fees]);
-    const { realizedByFill, ...position } = rows[0]!;
-    return { position, realized: realizedByFill };
+    const [current] = await positionRepository.lockMany(db, accountId, [symbol]);
+    const { position, realized } = applyFillToPosition(positionStateFromText(current!), toUnits(signedQuantity), toUnits(price), toUnits(fees));
+    const [updated] = await positionRepository.saveMany(db, accountId, [{ symbol, ...positionStateToText(position) }]);
+    return { position: updated!, realized: fromUnits(realized) };
+  },
+
+  /** Creates the missing positions of `symbols` and locks all of them, in symbol order (no deadlocks between batches). */
+  async lockMany(db: Queryable, accountId: string, symbols: readonly string[]): Promise<PositionRow[]> {
+    const sorted = [...new Set(symbols)].sort();
+    await db.query(
+      'INSERT INTO execution.positions (account_id, symbol) SELECT $1, s FROM unnest($2::text[]) AS s ORDER BY s ON CONFLICT (account_id, symbol) DO NOTHING',
+      [accountId, sorted],
+    );
+    const { rows } = await db.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM execution.positions WHERE account_id = $1 AND symbol = ANY($2) ORDER BY symbol FOR UPDATE`, [accountId, sorted]);
+    return rows;
+  },
+
+  /** Writes new states of locked positions, one statement for all. */
+  async saveMany(db: Queryable, accountId: string, states: ReadonlyArray<{ symbol: string; quantity: string; averageCost: string; realizedPnl: string }>): Promise<PositionRow[]> {
+    const { rows } = await db.query<PositionRow>(
+      `UPDATE execution.positions AS p
+          SET quantity = v.quantity, average_cost = v.average_cost, realized_pnl = v.realized_pnl, version = p.version + 1
+         FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[]) AS v (symbol, quantity, average_cost, realized_pnl)
+        WHERE p.account_id = $1 AND p.symbol = v.symbol
+        RETURNING ${positionColumns('p')}`,
+      [accountId, states.map((state) => state.symbol), states.map((state) => state.quantity), states.map((state) => state.averageCost), states.map((state) => state.realizedPnl)],
+    );
+    return rows;
   },
 
   async find(db: Queryable, accountId: string, symbol: string, options: { forUpdate?: boolean } = {}): Promise<PositionRow | undefined> {
