@@ -8,7 +8,9 @@ import type { DatabaseConfig } from '../src/config/database-config.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { createPools } from '../src/db/pools.ts';
 import { connectAdmin, runSetup } from '../src/db/setup.ts';
+import { recordFills } from '../src/services/execution/fill-batch.ts';
 import { executeOrder } from '../src/services/execution/order-execution.ts';
+import { OrderService } from '../src/services/execution/order-service.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
@@ -33,6 +35,7 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
   try {
     await runSetup(config);
     await prepareAccounts(config, Math.max(...CLIENT_COUNTS));
+    await asAdmin(config, (admin) => admin.query("INSERT INTO shared.accounts (account_id, name) VALUES ('bench-batch', 'bench')"));
     const admin = await connectAdmin(config, config.server.maintenanceDatabase);
     await admin.query(`CREATE DATABASE "${pgbenchDb}"`);
     await admin.end();
@@ -45,6 +48,12 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
       const ratio = ours / pgbenchTps;
       (results.clients as Record<string, unknown>)[clients] = { pgbenchTps: Math.round(pgbenchTps), orderFlowTps: Math.round(ours), ratio: Math.round(ratio * 100) / 100 };
       console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)`);
+    }
+    results.batchFillsPerSecond = {};
+    for (const size of [1000, 5000]) {
+      const batch = await batchFills(config, flags.includes('--quick') ? 10_000 : 100_000, size);
+      (results.batchFillsPerSecond as Record<string, number>)[size] = Math.round(batch);
+      console.log(`batch path (recordFills, ${size.toLocaleString('en-US')} fills a transaction): ${batch.toFixed(0)} fills/s ${batch >= 20_000 ? 'PASS' : 'MISS'} (target >= 20,000)`);
     }
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, flags.includes('--quick') ? 'order-flow-quick.json' : 'order-flow.json');
@@ -107,4 +116,36 @@ async function orderFlow(config: DatabaseConfig, clients: number, seconds: numbe
     await pools.close();
   }
   return done / seconds;
+}
+
+/** `total` fills of quantity 1 spread over 50 open orders of one account, `size` to a recordFills transaction. */
+async function batchFills(config: DatabaseConfig, total: number, size: number): Promise<number> {
+  const pools = createPools(config);
+  const pool = pools.services.execution;
+  try {
+    const orders = new OrderService(pool);
+    const ids: number[] = [];
+    for (let index = 0; index < 50; index += 1) {
+      const { order } = await orders.place({ accountId: 'bench-batch', symbol: 'FLOW', side: index % 2 === 0 ? 'buy' : 'sell', quantity: String(total) });
+      await orders.submit('bench-batch', order.id);
+      ids.push(order.id);
+    }
+    const started = performance.now();
+    for (let first = 0; first < total; first += size) {
+      const fills = Array.from({ length: Math.min(size, total - first) }, (_, offset) => ({ orderId: ids[(first + offset) % ids.length]!, brokerFillId: `batch-${size}-${first + offset}`, quantity: '1', price: String(100 + ((first + offset) % 7)) }));
+      await recordFills(pool, 'bench-batch', fills);
+    }
+    return total / ((performance.now() - started) / 1000);
+  } finally {
+    await pools.close();
+  }
+}
+
+async function asAdmin<T>(config: DatabaseConfig, work: (admin: Awaited<ReturnType<typeof connectAdmin>>) => Promise<T>): Promise<T> {
+  const admin = await connectAdmin(config, config.trading.database);
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
 }
