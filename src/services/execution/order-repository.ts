@@ -2,12 +2,17 @@ import type { Queryable } from '../../db/queryable.ts';
 import type { NewOrder } from './order-input.ts';
 import type { OrderEventRow, OrderRow, OrderStatus } from './order-table.ts';
 
-export const ORDER_COLUMNS = `account_id AS "accountId", id::float8 AS id, client_order_id AS "clientOrderId",
-  broker_order_id AS "brokerOrderId", symbol, side, order_type AS "orderType", time_in_force AS "timeInForce",
-  trim_scale(quantity)::text AS quantity, trim_scale(limit_price)::text AS "limitPrice",
-  trim_scale(stop_price)::text AS "stopPrice", status, trim_scale(filled_quantity)::text AS "filledQuantity",
-  trim_scale(average_fill_price)::text AS "averageFillPrice", strategy_id::float8 AS "strategyId",
-  signal_id::float8 AS "signalId", version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+/** An order's columns as OrderRow, qualified by `table` where a statement joins another. */
+export function orderColumns(table = 'execution.orders'): string {
+  const t = table;
+  return `${t}.account_id AS "accountId", ${t}.id::float8 AS id, ${t}.client_order_id AS "clientOrderId",
+  ${t}.broker_order_id AS "brokerOrderId", ${t}.symbol, ${t}.side, ${t}.order_type AS "orderType", ${t}.time_in_force AS "timeInForce",
+  trim_scale(${t}.quantity)::text AS quantity, trim_scale(${t}.limit_price)::text AS "limitPrice",
+  trim_scale(${t}.stop_price)::text AS "stopPrice", ${t}.status, trim_scale(${t}.filled_quantity)::text AS "filledQuantity",
+  trim_scale(${t}.average_fill_price)::text AS "averageFillPrice", ${t}.strategy_id::float8 AS "strategyId",
+  ${t}.signal_id::float8 AS "signalId", ${t}.version, ${t}.created_at AS "createdAt", ${t}.updated_at AS "updatedAt"`;
+}
+export const ORDER_COLUMNS = orderColumns();
 
 /** SQL for execution.orders and order_events; every function joins the caller's transaction. */
 export const orderRepository = {

@@ -50,18 +50,28 @@ describe('the paper broker', () => {
     const other = (await orders.place({ accountId: 'paper', symbol: 'OTHER', side: 'buy', quantity: '1' })).order;
     await orders.submit('paper', other.id);
 
+    // Bars after the orders were submitted: the broker offers a bar only to orders older than it.
+    const minute = (n: number) => new Date(Math.ceil(Date.now() / 60_000) * 60_000 + n * 60_000);
     const bars = [
-      { symbol: 'PAPR', ts: new Date('2025-03-03T14:30:00Z'), open: '52', high: '53', low: '51', volume: '5000' }, // limit not reached
-      { symbol: 'PAPR', ts: new Date('2025-03-03T14:31:00Z'), open: '51', high: '51.5', low: '49.5', volume: '1000' }, // 100 at 50
-      { symbol: 'PAPR', ts: new Date('2025-03-03T14:32:00Z'), open: '49', high: '50', low: '48', volume: '1000' }, // 50 at 49 (open)
+      { symbol: 'PAPR', ts: minute(1), open: '52', high: '53', low: '51', volume: '5000' }, // limit not reached
+      { symbol: 'PAPR', ts: minute(2), open: '51', high: '51.5', low: '49.5', volume: '1000' }, // 100 at 50
+      { symbol: 'PAPR', ts: minute(3), open: '49', high: '50', low: '48', volume: '1000' }, // 50 at 49 (open)
     ];
     const fills = [];
-    for (const next of bars) fills.push(...(await broker.processBar('paper', next)));
+    for (const [index, next] of bars.entries()) {
+      fills.push(...(await broker.processBar('paper', next)));
+      // The same bar again while the order is still partly open: nothing new, no error.
+      if (index === 1) expect(await broker.processBar('paper', next)).toEqual([]);
+    }
     expect(fills.map((fill) => [fill.trade.quantity, fill.trade.price])).toEqual([['100', '50'], ['50', '49']]);
     expect(fills.at(-1)?.order).toMatchObject({ status: 'filled', filledQuantity: '150', averageFillPrice: '49.66666667' });
     expect(fills.at(-1)?.position).toMatchObject({ quantity: '150' });
     // The same bar again: the order is filled, and the fill ids are taken anyway.
     expect(await broker.processBar('paper', bars[1]!)).toEqual([]);
+    // A bar from before the order existed is offered to nobody.
+    const late = (await orders.place({ accountId: 'paper', symbol: 'PAPR', side: 'sell', quantity: '1' })).order;
+    await orders.submit('paper', late.id);
+    expect(await broker.processBar('paper', { ...bars[2]!, ts: new Date(Date.now() - 3_600_000) })).toEqual([]);
     expect((await orders.get('paper', other.id))?.status).toBe('submitted');
     const { rows } = await trading.admin.query("SELECT executed_at FROM execution.trades WHERE symbol = 'PAPR' ORDER BY id");
     expect(rows.map((row) => row.executed_at)).toEqual([bars[1]!.ts, bars[2]!.ts]);
