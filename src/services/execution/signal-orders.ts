@@ -3,7 +3,7 @@ import { withAccountTransaction } from '../../db/account-transaction.ts';
 import { OrderInputError } from './execution-errors.ts';
 import { OrderService, type PlacedOrder } from './order-service.ts';
 import { orderRepository } from './order-repository.ts';
-import { positionRepository } from './position-repository.ts';
+import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 
 interface StoredSignal {
   id: number;
@@ -15,10 +15,19 @@ interface StoredSignal {
   quantity: string | null;
 }
 
+/** A close signal for a position that is flat, or already being closed by open orders. */
+export class NothingToCloseError extends OrderInputError {
+  constructor(signalId: number, accountId: string, symbol: string) {
+    super('signalType', `signal ${signalId} says close, but account ${accountId} has no ${symbol} left to close`);
+    this.name = 'NothingToCloseError';
+  }
+}
+
 /**
  * Turns a strategy signal into an order for an account, through the same placement and risk
  * check as any order. buy/sell become orders of the signal's quantity (or `quantity`), at its
- * price as a limit when it has one; close flattens the account's position; hold is no order.
+ * price as a limit when it has one; close flattens what the account holds beyond what open
+ * orders on the closing side will take (NothingToCloseError when that is nothing); hold is no order.
  * The client order id is derived from the signal, so acting on a signal twice places one order.
  */
 export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: number, options: { accountId: string; quantity?: string }): Promise<PlacedOrder> {
@@ -40,11 +49,25 @@ export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: num
   let side: 'buy' | 'sell';
   let quantity: string | undefined;
   if (signal.signalType === 'close') {
-    const position = await withAccountTransaction(executionPool, options.accountId, (client) => positionRepository.find(client, options.accountId, signal.symbol), { readOnly: true });
-    const held = position?.quantity ?? '0';
-    if (held === '0') throw new OrderInputError('signalType', `signal ${signalId} says close, but account ${options.accountId} holds no ${signal.symbol}`);
-    side = held.startsWith('-') ? 'buy' : 'sell';
-    quantity = held.replace(/^-/, '');
+    // What the position holds beyond what open orders on the closing side will already take.
+    const { rows: held } = await withAccountTransaction(
+      executionPool,
+      options.accountId,
+      (client) =>
+        client.query<{ held: string; closing: string }>(
+          `SELECT trim_scale(coalesce((SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2), 0))::text AS held,
+                  trim_scale(coalesce((SELECT sum(quantity - filled_quantity) FROM execution.orders
+                                        WHERE account_id = $1 AND symbol = $2 AND status IN ('pending', 'submitted', 'partially_filled')
+                                          AND side = CASE WHEN (SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2) < 0 THEN 'buy' ELSE 'sell' END), 0))::text AS closing`,
+          [options.accountId, signal.symbol],
+        ),
+      { readOnly: true },
+    );
+    const position = toUnits(held[0]!.held);
+    const left = (position < 0n ? -position : position) - toUnits(held[0]!.closing);
+    if (left <= 0n) throw new NothingToCloseError(signalId, options.accountId, signal.symbol);
+    side = position < 0n ? 'buy' : 'sell';
+    quantity = fromUnits(left);
   } else {
     side = signal.signalType;
     quantity = options.quantity ?? signal.quantity ?? undefined;

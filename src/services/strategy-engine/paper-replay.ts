@@ -5,7 +5,7 @@ import { OrderService } from '../execution/order-service.ts';
 import type { FillOutcome } from '../execution/fill-service.ts';
 import { PaperBroker, type PaperBar } from '../execution/paper-broker.ts';
 import { positionRepository } from '../execution/position-repository.ts';
-import { placeOrderFromSignal } from '../execution/signal-orders.ts';
+import { NothingToCloseError, placeOrderFromSignal } from '../execution/signal-orders.ts';
 import { RiskRejectedError } from '../execution/execution-errors.ts';
 import { SmaCrossover } from './sma-crossover.ts';
 import { StrategyService } from './strategy-service.ts';
@@ -91,27 +91,33 @@ export async function replayStrategy(pools: Pools, options: ReplayOptions): Prom
 
   async function act(cross: 'up' | 'down', bar: PaperBar & { close: string }): Promise<void> {
     if ((cross === 'up') === long.has(bar.symbol)) return;
-    if (cross === 'up') long.add(bar.symbol);
-    else long.delete(bar.symbol);
     const { signal, created } = await strategies.recordSignal(strategy!.id, {
       symbol: bar.symbol,
       signalType: cross === 'up' ? 'buy' : 'close',
       generatedAt: bar.ts,
       quantity: cross === 'up' ? parameters.quantity : undefined,
-      accountId: options.accountId,
+      // A signal belongs to the strategy, not to one account: replays for other accounts act on it too.
       metadata: { fast: parameters.fast, slow: parameters.slow, close: bar.close },
     });
     if (created) summary.signals += 1;
     try {
       const placed = await placeOrderFromSignal(execution, signal.id, { accountId: options.accountId });
-      if (placed.created) {
-        summary.orders += 1;
-        await orders.submit(options.accountId, placed.order.id, `paper-${placed.order.id}`);
+      if (placed.created) summary.orders += 1;
+      // A run that stopped between placing and submitting left it pending: submit it now.
+      if (placed.order.status === 'pending') await orders.submit(options.accountId, placed.order.id, `paper-${placed.order.id}`);
+      if (placed.order.status === 'rejected') {
+        summary.rejected += 1;
+        return;
       }
     } catch (error) {
-      if (!(error instanceof RiskRejectedError)) throw error;
-      summary.rejected += 1;
+      if (error instanceof RiskRejectedError) {
+        summary.rejected += 1;
+        return; // the strategy did not get in (or out): its view stays as it was
+      }
+      if (!(error instanceof NothingToCloseError)) throw error;
     }
+    if (cross === 'up') long.add(bar.symbol);
+    else long.delete(bar.symbol);
   }
 }
 

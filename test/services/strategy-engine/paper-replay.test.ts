@@ -46,3 +46,23 @@ it('replays bars through an sma crossover: orders fill at the next bar\'s open, 
   const second = await replayStrategy(trading.pools, options);
   expect(second).toMatchObject({ bars: 800, signals: 0, orders: 0, fills: 0, positions: first.positions });
 });
+
+it('orders that fill over several bars, and orders the risk check rejects, replay cleanly and twice alike', async () => {
+  const strategies = new StrategyService(trading.pools.services.strategy_engine);
+  const strategy = await strategies.create({ name: 'big orders', kind: 'sma_crossover', parameters: { fast: 3, slow: 8, quantity: '20000' } });
+  await strategies.update(strategy.id, 1, { status: 'active' });
+  await trading.admin.query("INSERT INTO shared.accounts (account_id, name) VALUES ('replay-big', 'big'), ('replay-limited', 'limited')");
+  await trading.admin.query("INSERT INTO risk_management.risk_limits (account_id, scope, limit_type, limit_value) VALUES ('replay-limited', 'account', 'max_order_notional', 0.01)");
+  const base = { strategyId: strategy.id, symbols: ['RPA'], from: new Date('2023-01-01T00:00:00Z'), to: new Date('2024-01-01T00:00:00Z') };
+
+  const first = await replayStrategy(trading.pools, { ...base, accountId: 'replay-big' });
+  const second = await replayStrategy(trading.pools, { ...base, accountId: 'replay-big' });
+  expect(first.fills).toBeGreaterThan(first.orders); // big orders took several bars
+  expect(second).toMatchObject({ signals: 0, orders: 0, fills: 0, positions: first.positions });
+  // Long only: closing never sells more than was bought.
+  expect(first.positions.every((position) => !position.quantity.startsWith('-'))).toBe(true);
+
+  const limited = await replayStrategy(trading.pools, { ...base, accountId: 'replay-limited' });
+  expect(limited.rejected).toBeGreaterThan(0);
+  expect(limited.fills).toBe(0);
+});
