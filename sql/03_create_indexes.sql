@@ -75,6 +75,9 @@ CREATE INDEX IF NOT EXISTS idx_trades_account_id_symbol_executed_at
     ON execution.trades (account_id, symbol, executed_at);
 CREATE INDEX IF NOT EXISTS idx_trades_order_id
     ON execution.trades (order_id);
+-- An account's fills of a day across symbols: the daily loss limit, checked on every order.
+CREATE INDEX IF NOT EXISTS idx_trades_account_id_executed_at
+    ON execution.trades (account_id, executed_at);
 
 CREATE INDEX IF NOT EXISTS idx_execution_logs_order_id
     ON execution.execution_logs (order_id) WHERE order_id IS NOT NULL;

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
+import { UserFacingError } from '../../db/errors.ts';
 import type { Queryable } from '../../db/queryable.ts';
+import { latestCloseSql } from '../data-ingestion/latest-close-sql.ts';
 
 export interface PortfolioSummaryRow {
   accountId: string;
@@ -33,11 +35,6 @@ export interface PerformanceRow {
  * recompute always gives the same numbers. Cash moves by each trade's value and fees; unrealized
  * P&L is what equity holds beyond starting cash and realized P&L. Amounts round to 8 decimals.
  */
-/** A bar's close is known when the bar has ended: its start plus its length, never before (no look-ahead). */
-const BAR_LENGTH = `CASE m.interval WHEN '1m' THEN interval '1 minute' WHEN '5m' THEN interval '5 minutes'
-    WHEN '15m' THEN interval '15 minutes' WHEN '30m' THEN interval '30 minutes' WHEN '1h' THEN interval '1 hour'
-    WHEN '1d' THEN interval '1 day' WHEN '1wk' THEN interval '7 days' ELSE interval '1 month' END`;
-
 const SUMMARY = `
 WITH fills AS (
     SELECT id, symbol, side, quantity, price, fees, realized_pnl, executed_at
@@ -46,9 +43,7 @@ held AS (
     SELECT symbol, sum(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) AS quantity FROM fills GROUP BY symbol),
 priced AS (
     SELECT h.symbol, h.quantity,
-           coalesce((SELECT m.close FROM data_ingestion.market_data m
-                      WHERE m.symbol = h.symbol AND m.ts <= $2 AND m.ts + ${BAR_LENGTH} <= $2
-                      ORDER BY m.ts + ${BAR_LENGTH} DESC LIMIT 1),
+           coalesce(${latestCloseSql('h.symbol', '$2')},
                     (SELECT f.price FROM fills f WHERE f.symbol = h.symbol ORDER BY f.executed_at DESC, f.id DESC LIMIT 1)) AS price
       FROM held h WHERE h.quantity <> 0),
 totals AS (
@@ -133,5 +128,6 @@ export class PortfolioAnalytics {
 
 async function summarizeIn(db: Queryable, accountId: string, asOf: Date): Promise<PortfolioSummaryRow> {
   const { rows } = await db.query<PortfolioSummaryRow>(SUMMARY, [accountId, asOf]);
-  return rows[0]!;
+  if (!rows[0]) throw new UserFacingError(`Unknown account ${accountId}.`);
+  return rows[0];
 }

@@ -51,8 +51,9 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
     const orders = new Map<number, OrderProgress>(
       orderRows.map((row) => [row.id, { row, filled: toUnits(row.filledQuantity), value: toUnits(row.filledQuantity) * toUnits(row.averageFillPrice ?? '0'), status: row.status }]),
     );
-    const { rows: seen } = await client.query<{ fillId: string; orderId: number; quantity: string; price: string }>(
-      `SELECT broker_fill_id AS "fillId", order_id::float8 AS "orderId", trim_scale(quantity)::text AS quantity, trim_scale(price)::text AS price
+    const { rows: seen } = await client.query<{ fillId: string; orderId: number; quantity: string; price: string; fees: string }>(
+      `SELECT broker_fill_id AS "fillId", order_id::float8 AS "orderId", trim_scale(quantity)::text AS quantity, trim_scale(price)::text AS price,
+              trim_scale(fees)::text AS fees
          FROM execution.trades WHERE account_id = $1 AND broker_fill_id = ANY($2)`,
       [accountId, fills.map((fill) => fill.brokerFillId)],
     );
@@ -63,7 +64,7 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
 
     const trades: Array<NewFill & { orderId: number; symbol: string; side: string; realized: bigint }> = [];
     const events: Array<{ orderId: number; from: OrderStatus; to: OrderStatus; fill: NewFill }> = [];
-    const inBatch = new Map<string, { orderId: number; quantity: string; price: string }>();
+    const inBatch = new Map<string, { orderId: number; quantity: string; price: string; fees: string }>();
     let duplicates = 0;
     fills.forEach((fill, index) => {
       const where = `fills[${index}] (${fill.brokerFillId})`;
@@ -71,7 +72,8 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
       if (!order) throw new NotFoundError('order', `${fill.orderId} of account ${accountId}, in ${where}`);
       const before = recordedBefore.get(fill.brokerFillId) ?? inBatch.get(fill.brokerFillId);
       if (before) {
-        const same = before.orderId === fill.orderId && toUnits(before.quantity) === toUnits(fill.quantity) && toUnits(before.price) === toUnits(fill.price);
+        const same =
+          before.orderId === fill.orderId && toUnits(before.quantity) === toUnits(fill.quantity) && toUnits(before.price) === toUnits(fill.price) && toUnits(before.fees) === toUnits(fill.fees);
         if (!same) throw new FillRejectedError(`${where}: the fill id is used for a different fill.`);
         duplicates += 1;
         return;

@@ -90,9 +90,10 @@ export async function recordFillInTransaction(client: Queryable, accountId: stri
 
 /** A redelivered fill must be the same fill; a fill id reused for something else is an error. */
 function sameFillAgain(recorded: TradeRow, order: OrderRow, fill: NewFill): FillOutcome {
-  const same = recorded.orderId === order.id && toUnits(recorded.quantity) === toUnits(fill.quantity) && toUnits(recorded.price) === toUnits(fill.price);
+  const same =
+    recorded.orderId === order.id && toUnits(recorded.quantity) === toUnits(fill.quantity) && toUnits(recorded.price) === toUnits(fill.price) && toUnits(recorded.fees) === toUnits(fill.fees);
   if (!same) {
-    throw new FillRejectedError(`Fill id ${fill.brokerFillId} is already recorded (order ${recorded.orderId}, ${recorded.quantity} at ${recorded.price}); this delivery differs.`);
+    throw new FillRejectedError(`Fill id ${fill.brokerFillId} is already recorded (order ${recorded.orderId}, ${recorded.quantity} at ${recorded.price}, fees ${recorded.fees}); this delivery differs.`);
   }
   return { duplicate: true, trade: recorded, order };
 }

@@ -35,7 +35,15 @@ export class OrderService {
     const order = parseNewOrder(input);
     const placed = await withAccountTransaction(this.pool, order.accountId, (client) => placeInTransaction(client, order));
     if (placed.breaches.length > 0) throw new RiskRejectedError(placed.order.id, placed.breaches);
+    // A retry of an order the risk check rejected is rejected again, for the reasons recorded then.
+    if (placed.order.status === 'rejected') throw new RiskRejectedError(placed.order.id, await this.recordedBreaches(order.accountId, placed.order.id));
     return { order: placed.order, created: placed.created };
+  }
+
+  private async recordedBreaches(accountId: string, orderId: number): Promise<Array<{ type: string; detail: string }>> {
+    const rejection = (await this.events(accountId, orderId)).find((event) => event.toStatus === 'rejected');
+    const breaches = (rejection?.payload as { breaches?: Array<{ type: string; detail: string }> } | undefined)?.breaches;
+    return breaches ?? [{ type: 'rejected', detail: rejection?.reason ?? 'rejected' }];
   }
 
   /** pending → submitted, recording the broker's id for the order. */

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/queryable.ts';
 import { compareDecimals, fromUnits, parseDecimal, toUnits } from '../../shared/decimal-text.ts';
+import { latestCloseSql } from '../data-ingestion/latest-close-sql.ts';
 import { KILL_SWITCH_KEY, type RiskBreach, type RiskLimitRow } from './risk-limit-table.ts';
 
 /** The order being checked, as the execution service validated it. */
@@ -88,8 +89,7 @@ export async function checkOrder(db: Queryable, order: OrderUnderCheck): Promise
       }
       case 'max_gross_exposure': {
         await lockedPosition(db, order.accountId, order.symbol);
-        const exposure = await grossExposure(db, order.accountId, scopeSymbol);
-        const projected = fromUnits(toUnits(exposure, 16) + toUnits(multiply(order.quantity, price!), 16), 16);
+        const projected = await grossExposure(db, order.accountId, scopeSymbol);
         if (compare(projected, limit.limitValue) > 0) breach(projected, `gross exposure would be ${projected}`);
         break;
       }
@@ -105,11 +105,8 @@ export async function checkOrder(db: Queryable, order: OrderUnderCheck): Promise
 
 /** The newest close of the symbol at any interval, as the price of an order that names none. */
 async function latestClose(db: Queryable, symbol: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ close: string }>(
-    'SELECT trim_scale(close)::text AS close FROM data_ingestion.market_data WHERE symbol = $1 ORDER BY ts DESC LIMIT 1',
-    [symbol],
-  );
-  return rows[0]?.close;
+  const { rows } = await db.query<{ close: string | null }>(`SELECT trim_scale(${latestCloseSql('$1')})::text AS close`, [symbol]);
+  return rows[0]?.close ?? undefined;
 }
 
 /** The position's signed quantity, its row created if need be and locked until the transaction ends. */
@@ -140,13 +137,20 @@ async function openOrderCount(db: Queryable, accountId: string, symbol: string |
   return rows[0]!.n;
 }
 
-/** Σ |quantity| × last close (average cost where there are no bars) over the account's positions. */
+/**
+ * Σ |quantity| × last close (average cost where there are no bars) over the account's positions,
+ * plus what its open orders (the one being checked among them) would add at their limit or stop
+ * price, else the last close.
+ */
 async function grossExposure(db: Queryable, accountId: string, symbol: string | null): Promise<string> {
   const { rows } = await db.query<{ exposure: string }>(
-    `SELECT trim_scale(coalesce(sum(abs(p.quantity) * coalesce(last.close, p.average_cost)), 0))::text AS exposure
-       FROM execution.positions p
-       LEFT JOIN LATERAL (SELECT m.close FROM data_ingestion.market_data m WHERE m.symbol = p.symbol ORDER BY m.ts DESC LIMIT 1) AS last ON true
-      WHERE p.account_id = $1 AND ($2::text IS NULL OR p.symbol = $2)`,
+    `SELECT trim_scale(
+              coalesce((SELECT sum(abs(p.quantity) * coalesce(${latestCloseSql('p.symbol')}, p.average_cost))
+                          FROM execution.positions p WHERE p.account_id = $1 AND ($2::text IS NULL OR p.symbol = $2)), 0)
+            + coalesce((SELECT sum((o.quantity - o.filled_quantity) * coalesce(o.limit_price, o.stop_price, ${latestCloseSql('o.symbol')}))
+                          FROM execution.orders o
+                         WHERE o.account_id = $1 AND o.status IN ('pending', 'submitted', 'partially_filled')
+                           AND ($2::text IS NULL OR o.symbol = $2)), 0))::text AS exposure`,
     [accountId, symbol],
   );
   return rows[0]!.exposure;

@@ -46,7 +46,10 @@ describe('each limit rejects exactly at its boundary', () => {
   it('max_order_notional: a notional equal to the limit passes, a cent above is rejected and recorded', async () => {
     const limitId = await limit('r-notional', 'max_order_notional', '1000');
     expect((await place('r-notional', { orderType: 'limit', quantity: '10', limitPrice: '100' })).order.status).toBe('pending');
-    const refused = await rejection(place('r-notional', { orderType: 'limit', quantity: '10', limitPrice: '100.01' }));
+    const refused = await rejection(place('r-notional', { orderType: 'limit', quantity: '10', limitPrice: '100.01', clientOrderId: 'too-big' }));
+    // Retrying the same order is rejected again, for the same reason, and records nothing new.
+    const retried = await rejection(place('r-notional', { orderType: 'limit', quantity: '10', limitPrice: '100.01', clientOrderId: 'too-big' }));
+    expect(retried).toMatchObject({ orderId: refused.orderId, breaches: [{ type: 'max_order_notional' }] });
     expect(refused.breaches).toMatchObject([{ type: 'max_order_notional' }]);
     const stored = await orders.get('r-notional', refused.orderId);
     expect(stored?.status).toBe('rejected');
@@ -84,6 +87,15 @@ describe('each limit rejects exactly at its boundary', () => {
     await fillAll('r-exposure', first.order.id, '20', '49');
     // 20 held × 50 = 1000 already: any further order would pass the limit.
     expect((await rejection(place('r-exposure', { quantity: '0.01' }))).breaches[0]!.type).toBe('max_gross_exposure');
+  });
+
+  it('max_gross_exposure counts open orders too: two orders cannot each use the same room', async () => {
+    await trading.admin.query("INSERT INTO shared.accounts (account_id, name) VALUES ('r-exposure-2', 'x')");
+    await limit('r-exposure-2', 'max_gross_exposure', '10000');
+    expect((await place('r-exposure-2', { orderType: 'limit', quantity: '100', limitPrice: '60' })).order.status).toBe('pending');
+    await rejection(place('r-exposure-2', { orderType: 'limit', quantity: '100', limitPrice: '60' }));
+    // 6000 open + 4000 = 10000: exactly at the limit passes.
+    expect((await place('r-exposure-2', { orderType: 'limit', quantity: '80', limitPrice: '50' })).order.status).toBe('pending');
   });
 
   it('max_daily_loss stops new orders once today\'s realized loss reaches it', async () => {
