@@ -495,8 +495,8 @@ CREATE TABLE IF NOT EXISTS execution.orders (
     limit_price        numeric(20,8) CHECK (limit_price > 0),
     stop_price         numeric(20,8) CHECK (stop_price > 0),
     status             text          NOT NULL DEFAULT 'pending'
-                                     CHECK (status IN ('pending', 'submitted', 'partially_filled', 'filled',
-                                                       'cancelled', 'rejected', 'expired')),
+                                     CHECK (status IN ('pending', 'submitted', 'partially_filled', 'pending_cancel',
+                                                       'filled', 'cancelled', 'rejected', 'expired')),
     filled_quantity    numeric(28,8) NOT NULL DEFAULT 0,
     average_fill_price numeric(20,8) CHECK (average_fill_price > 0),
     strategy_id        bigint        REFERENCES strategy_engine.strategies (id),
@@ -520,7 +520,8 @@ CREATE TABLE IF NOT EXISTS execution.orders (
     CONSTRAINT orders_status_fill_check CHECK (
         (status <> 'filled' OR filled_quantity = quantity)
         AND (status <> 'partially_filled' OR (filled_quantity > 0 AND filled_quantity < quantity))
-        AND (status NOT IN ('pending', 'submitted') OR filled_quantity = 0))
+        AND (status NOT IN ('pending', 'submitted') OR filled_quantity = 0)
+        AND (status <> 'pending_cancel' OR filled_quantity < quantity))
 );
 
 -- Append-only history of every status change (enforced by a trigger below).
@@ -529,11 +530,11 @@ CREATE TABLE IF NOT EXISTS execution.order_events (
     id          bigint      GENERATED ALWAYS AS IDENTITY,
     order_id    bigint      NOT NULL,
     -- Null for the event that created the order.
-    from_status text        CHECK (from_status IN ('pending', 'submitted', 'partially_filled', 'filled',
-                                                   'cancelled', 'rejected', 'expired')),
+    from_status text        CHECK (from_status IN ('pending', 'submitted', 'partially_filled', 'pending_cancel',
+                                                   'filled', 'cancelled', 'rejected', 'expired')),
     to_status   text        NOT NULL
-                            CHECK (to_status IN ('pending', 'submitted', 'partially_filled', 'filled',
-                                                 'cancelled', 'rejected', 'expired')),
+                            CHECK (to_status IN ('pending', 'submitted', 'partially_filled', 'pending_cancel',
+                                                 'filled', 'cancelled', 'rejected', 'expired')),
     reason      text,
     occurred_at timestamptz NOT NULL DEFAULT now(),
     payload     jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(payload) = 'object'),

@@ -4,7 +4,7 @@ import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 import { FillRejectedError, NotFoundError, OrderInputError } from './execution-errors.ts';
 import { type FillInput, parseFill } from './fill-service.ts';
 import { ORDER_COLUMNS } from './order-repository.ts';
-import { canTransition } from './order-state-machine.ts';
+import { statusAfterFill, takesFills } from './order-state-machine.ts';
 import type { OrderRow, OrderStatus } from './order-table.ts';
 import { applyFillToPosition, type PositionState, positionStateFromText, positionStateToText } from './position-math.ts';
 import { positionRepository } from './position-repository.ts';
@@ -81,11 +81,11 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
       inBatch.set(fill.brokerFillId, fill);
       const quantity = toUnits(fill.quantity);
       const remaining = toUnits(order.row.quantity) - order.filled;
-      if (!canTransition(order.status, 'partially_filled') && !canTransition(order.status, 'filled')) {
+      if (!takesFills(order.status)) {
         throw new FillRejectedError(`${where}: order ${fill.orderId} is ${order.status.replace('_', ' ')}; it takes no fills.`);
       }
       if (quantity > remaining) throw new FillRejectedError(`${where}: ${fill.quantity} is more than the ${fromUnits(remaining)} that remain of order ${fill.orderId}.`);
-      const to: OrderStatus = quantity === remaining ? 'filled' : 'partially_filled';
+      const to = statusAfterFill(order.status, quantity === remaining);
       events.push({ orderId: fill.orderId, from: order.status, to, fill });
       order.filled += quantity;
       order.value += quantity * toUnits(fill.price);

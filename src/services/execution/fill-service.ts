@@ -5,7 +5,7 @@ import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 import { FillRejectedError, NotFoundError, OrderInputError } from './execution-errors.ts';
 import { positivePrice, positiveQuantity } from './order-input.ts';
 import { orderRepository } from './order-repository.ts';
-import { assertTransition, canTransition } from './order-state-machine.ts';
+import { assertTransition, statusAfterFill, takesFills } from './order-state-machine.ts';
 import type { OrderRow, PositionRow, TradeRow } from './order-table.ts';
 import { positionRepository } from './position-repository.ts';
 import { type NewFill, tradeRepository } from './trade-repository.ts';
@@ -62,13 +62,13 @@ export async function recordFillInTransaction(client: Queryable, accountId: stri
   if (recorded) return sameFillAgain(recorded, order, fill);
 
   const remaining = toUnits(order.quantity) - toUnits(order.filledQuantity);
-  if (!canTransition(order.status, 'partially_filled') && !canTransition(order.status, 'filled')) {
+  if (!takesFills(order.status)) {
     throw new FillRejectedError(`Order ${order.id} is ${order.status.replace('_', ' ')}; it takes no fills${order.status === 'pending' ? ' before it is submitted' : ''}.`);
   }
   if (toUnits(fill.quantity) > remaining) {
     throw new FillRejectedError(`Fill ${fill.brokerFillId} of ${fill.quantity} is more than the ${fromUnits(remaining)} that remain of order ${order.id}.`);
   }
-  const status = toUnits(fill.quantity) === remaining ? 'filled' : 'partially_filled';
+  const status = statusAfterFill(order.status, toUnits(fill.quantity) === remaining);
   assertTransition(order.id, order.status, status);
 
   const updated = (await orderRepository.applyFill(client, order, fill.quantity, fill.price, status))!;

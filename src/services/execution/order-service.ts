@@ -59,6 +59,18 @@ export class OrderService {
     return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'cancelled', options.reason ?? 'cancelled by request', { expectedVersion: options.expectedVersion }));
   }
 
+  /**
+   * Asks for a cancel that a broker must confirm: the order becomes pending_cancel and still
+   * takes the fills that race the request; confirmCancel (on the broker's word) ends it.
+   */
+  async requestCancel(accountId: string, orderId: number, options: { expectedVersion?: number } = {}): Promise<OrderRow> {
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'pending_cancel', 'cancel requested from the broker', options));
+  }
+
+  async confirmCancel(accountId: string, orderId: number): Promise<OrderRow> {
+    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'cancelled', 'cancel confirmed by the broker'));
+  }
+
   async reject(accountId: string, orderId: number, reason: string): Promise<OrderRow> {
     return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'rejected', reason));
   }

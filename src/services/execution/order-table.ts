@@ -3,7 +3,7 @@
 export const ORDER_SIDES = ['buy', 'sell'] as const;
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc', 'fok'] as const;
-export const ORDER_STATUSES = ['pending', 'submitted', 'partially_filled', 'filled', 'cancelled', 'rejected', 'expired'] as const;
+export const ORDER_STATUSES = ['pending', 'submitted', 'partially_filled', 'pending_cancel', 'filled', 'cancelled', 'rejected', 'expired'] as const;
 
 export type OrderSide = (typeof ORDER_SIDES)[number];
 export type OrderType = (typeof ORDER_TYPES)[number];

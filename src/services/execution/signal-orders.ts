@@ -4,6 +4,7 @@ import { OrderInputError } from './execution-errors.ts';
 import { OrderService, type PlacedOrder } from './order-service.ts';
 import { orderRepository } from './order-repository.ts';
 import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
+import { OPEN_STATUS_SQL } from './order-state-machine.ts';
 
 interface StoredSignal {
   id: number;
@@ -57,7 +58,7 @@ export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: num
         client.query<{ held: string; closing: string }>(
           `SELECT trim_scale(coalesce((SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2), 0))::text AS held,
                   trim_scale(coalesce((SELECT sum(quantity - filled_quantity) FROM execution.orders
-                                        WHERE account_id = $1 AND symbol = $2 AND status IN ('pending', 'submitted', 'partially_filled')
+                                        WHERE account_id = $1 AND symbol = $2 AND status IN ${OPEN_STATUS_SQL}
                                           AND side = CASE WHEN (SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2) < 0 THEN 'buy' ELSE 'sell' END), 0))::text AS closing`,
           [options.accountId, signal.symbol],
         ),

@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/queryable.ts';
 import { compareDecimals, fromUnits, parseDecimal, toUnits } from '../../shared/decimal-text.ts';
 import { latestCloseSql } from '../data-ingestion/latest-close-sql.ts';
 import { KILL_SWITCH_KEY, type RiskBreach, type RiskLimitRow } from './risk-limit-table.ts';
+import { OPEN_STATUS_SQL } from '../execution/order-state-machine.ts';
 
 /** The order being checked, as the execution service validated it. */
 export interface OrderUnderCheck {
@@ -120,7 +121,7 @@ async function lockedPosition(db: Queryable, accountId: string, symbol: string):
 async function openRemaining(db: Queryable, order: OrderUnderCheck): Promise<string> {
   const { rows } = await db.query<{ remaining: string }>(
     `SELECT trim_scale(coalesce(sum(quantity - filled_quantity), 0))::text AS remaining FROM execution.orders
-      WHERE account_id = $1 AND symbol = $2 AND side = $3 AND status IN ('pending', 'submitted', 'partially_filled')`,
+      WHERE account_id = $1 AND symbol = $2 AND side = $3 AND status IN ${OPEN_STATUS_SQL}`,
     [order.accountId, order.symbol, order.side],
   );
   const remaining = rows[0]!.remaining;
@@ -130,7 +131,7 @@ async function openRemaining(db: Queryable, order: OrderUnderCheck): Promise<str
 async function openOrderCount(db: Queryable, accountId: string, symbol: string | null, strategyId: number | null): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM execution.orders
-      WHERE account_id = $1 AND status IN ('pending', 'submitted', 'partially_filled')
+      WHERE account_id = $1 AND status IN ${OPEN_STATUS_SQL}
         AND ($2::text IS NULL OR symbol = $2) AND ($3::bigint IS NULL OR strategy_id = $3)`,
     [accountId, symbol, strategyId],
   );
@@ -149,7 +150,7 @@ async function grossExposure(db: Queryable, accountId: string, symbol: string | 
                           FROM execution.positions p WHERE p.account_id = $1 AND ($2::text IS NULL OR p.symbol = $2)), 0)
             + coalesce((SELECT sum((o.quantity - o.filled_quantity) * coalesce(o.limit_price, o.stop_price, ${latestCloseSql('o.symbol')}))
                           FROM execution.orders o
-                         WHERE o.account_id = $1 AND o.status IN ('pending', 'submitted', 'partially_filled')
+                         WHERE o.account_id = $1 AND o.status IN ${OPEN_STATUS_SQL}
                            AND ($2::text IS NULL OR o.symbol = $2)), 0))::text AS exposure`,
     [accountId, symbol],
   );

@@ -101,3 +101,22 @@ describe('status changes', () => {
     await expect(orders.cancel('acct-a', 999_999)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('a cancel a broker must confirm', () => {
+  it('pending_cancel still takes the fills racing it; the confirmation ends the order; later fills are refused', async () => {
+    const { order } = await orders.place({ accountId: 'acct-a', symbol: 'AAA', side: 'buy', quantity: '10' });
+    await orders.submit('acct-a', order.id, 'broker-9');
+    await recordFill(pool, { accountId: 'acct-a', orderId: order.id, brokerFillId: 'pc-1', quantity: '3', price: '10' });
+    expect(await orders.requestCancel('acct-a', order.id)).toMatchObject({ status: 'pending_cancel', filledQuantity: '3' });
+    const late = await recordFill(pool, { accountId: 'acct-a', orderId: order.id, brokerFillId: 'pc-2', quantity: '2', price: '10' });
+    expect(late.order).toMatchObject({ status: 'pending_cancel', filledQuantity: '5' });
+    expect(await orders.confirmCancel('acct-a', order.id)).toMatchObject({ status: 'cancelled', filledQuantity: '5' });
+    await expect(recordFill(pool, { accountId: 'acct-a', orderId: order.id, brokerFillId: 'pc-3', quantity: '1', price: '10' })).rejects.toThrow(/cancelled; it takes no fills/);
+    expect((await orders.events('acct-a', order.id)).map((event) => event.toStatus)).toEqual(['pending', 'submitted', 'partially_filled', 'pending_cancel', 'pending_cancel', 'cancelled']);
+    // A late fill that completes the order fills it, cancel or not.
+    const second = (await orders.place({ accountId: 'acct-a', symbol: 'AAA', side: 'buy', quantity: '2' })).order;
+    await orders.submit('acct-a', second.id);
+    await orders.requestCancel('acct-a', second.id);
+    expect((await recordFill(pool, { accountId: 'acct-a', orderId: second.id, brokerFillId: 'pc-4', quantity: '2', price: '10' })).order.status).toBe('filled');
+  });
+});
