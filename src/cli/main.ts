@@ -38,9 +38,10 @@ registerTradingCommands(program);
 function isClosedPipe(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'EPIPE';
 }
+// Ignored here, not exited on: the command's own stream fails with EPIPE and unwinds through
+// its cleanup (pools closed, an embedded server stopped) before main() ends quietly.
 process.stdout.on('error', (error) => {
-  if (isClosedPipe(error)) process.exit(0);
-  throw error;
+  if (!isClosedPipe(error)) throw error;
 });
 
 /** Errors meant for people are printed alone; others too, with the stack only under --verbose. */
@@ -60,7 +61,9 @@ function report(error: unknown): void {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (isClosedPipe(error)) process.exit(0);
-  if (!(error instanceof CommanderError)) report(error);
-  process.exitCode = error instanceof CommanderError ? error.exitCode : 1;
+  if (isClosedPipe(error)) process.exitCode = 0;
+  else {
+    if (!(error instanceof CommanderError)) report(error);
+    process.exitCode = error instanceof CommanderError ? error.exitCode : 1;
+  }
 }

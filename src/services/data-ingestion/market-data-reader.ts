@@ -4,7 +4,6 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { UserFacingError } from '../../db/errors.ts';
 import type { ConnectionSource, Queryable } from '../../db/queryable.ts';
-import { withTransaction } from '../../db/transaction.ts';
 import type { Interval } from './interval.ts';
 
 /** Which bars: one symbol's series at one interval, in [from, to), optionally one source. */
@@ -107,20 +106,29 @@ export function barAsJson(bar: StoredBar): Record<string, string | number | null
  * CSV with a header or JSON lines. Returns the number of bars written.
  */
 export async function streamBars(pool: ConnectionSource, range: BarRange, format: BarFormat, out: Writable): Promise<number> {
-  return withTransaction(
-    pool,
-    async (client) => {
-      // A long series streams for as long as the reader takes: the pools' statement timeout
-      // guards against runaway queries, not against a big export.
-      await client.query('SET LOCAL statement_timeout = 0');
-      const options = format === 'csv' ? ' WITH (FORMAT csv, HEADER)' : '';
-      const stream = client.query(copyTo(`COPY (${barsSelect(range, format, client)}) TO STDOUT${options}`));
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    // Repeatable read: one snapshot for the whole export. A long series streams for as long as
+    // the reader takes: the pools' statement timeout guards against runaway queries, not exports.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query('SET LOCAL statement_timeout = 0');
+    const options = format === 'csv' ? ' WITH (FORMAT csv, HEADER)' : '';
+    const stream = client.query(copyTo(`COPY (${barsSelect(range, format, client)}) TO STDOUT${options}`));
+    try {
       await pipeline(stream, out, { end: false });
-      return stream.rowCount ?? 0;
-    },
-    // Rows already written cannot be taken back: never re-run.
-    { readOnly: true, isolationLevel: 'repeatable read', maxAttempts: 1 },
-  );
+    } catch (error) {
+      // The reader went away (| head) or failed mid-copy. The server is still sending rows, which
+      // nobody reads any more: only dropping the connection stops it (a ROLLBACK would queue
+      // behind the rest of the copy and wait forever on a stalled socket).
+      broken = true;
+      throw error;
+    }
+    await client.query('COMMIT');
+    return stream.rowCount ?? 0;
+  } finally {
+    client.release(broken);
+  }
 }
 
 const STORED_BAR_COLUMNS = `symbol, interval, ts, trim_scale(open)::text AS open, trim_scale(high)::text AS high,
