@@ -4,10 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
-import { loadConfig } from '../src/config/load-config.ts';
-import { connectAdmin, runSetup } from '../src/db/setup.ts';
+import { runSetup } from '../src/db/setup.ts';
 import { createPools } from '../src/db/pools.ts';
 import { BarBatch, MARKET_DATA_COPY_COLUMNS } from '../src/services/data-ingestion/bar-batch.ts';
 import { BarValidator, type ValidBar } from '../src/services/data-ingestion/bar-validator.ts';
@@ -17,6 +15,7 @@ import { SyntheticProvider } from '../src/services/data-ingestion/providers/synt
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
+import { asAdmin, benchConfig, median } from './bench-support.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
@@ -115,9 +114,6 @@ export async function runIngestBenchmark(flags: string[]): Promise<void> {
   }
 }
 
-function benchConfig(env: Record<string, string>, label: string): DatabaseConfig {
-  return loadConfig({ env: { ...env, TRADING_DB_NAME: `tdbb_${label}`, ORCHESTRATION_DB_NAME: `tdbb_${label}_orch` }, envFile: false }).database;
-}
 
 const symbolNames = (count: number) => Array.from({ length: count }, (_, index) => `SYN${String(index + 1).padStart(4, '0')}`);
 
@@ -131,14 +127,6 @@ async function prepareDatabase(config: DatabaseConfig, symbols: number): Promise
   });
 }
 
-async function asAdmin<T>(config: DatabaseConfig, work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = await connectAdmin(config, config.trading.database);
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
 
 /** The rows of the run as COPY text (for psql) and as CSV with every tenth row's volume changed (the re-load). */
 async function writeInputs(size: Size, copyFile: string, changedCsv: string): Promise<void> {
@@ -299,10 +287,5 @@ function check(label: string, ok: boolean, figure: string): void {
   console.log(`${ok ? 'PASS' : 'MISS'}  ${label}: ${figure}`);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const round2 = (value: number) => Math.round(value * 100) / 100;

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
-import { loadConfig } from '../src/config/load-config.ts';
 import { createPools } from '../src/db/pools.ts';
 import { connectAdmin, runSetup } from '../src/db/setup.ts';
 import { recordFills } from '../src/services/execution/fill-batch.ts';
@@ -14,6 +13,7 @@ import { OrderService } from '../src/services/execution/order-service.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
+import { asAdmin, benchConfig } from './bench-support.ts';
 
 const run = promisify(execFile);
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
@@ -29,7 +29,7 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
   const seconds = flags.includes('--quick') ? 3 : 10;
   const server = await chooseServer();
   const stamp = Date.now().toString(36);
-  const config = loadConfig({ env: { ...server.env, TRADING_DB_NAME: `tdbb_${stamp}_flow`, ORCHESTRATION_DB_NAME: `tdbb_${stamp}_flow_orch` }, envFile: false }).database;
+  const config = benchConfig(server.env, `${stamp}_flow`);
   const pgbenchDb = `tdbb_${stamp}_pgbench`;
   const results: Record<string, unknown> = { seconds, server: server.kind, date: new Date().toISOString(), cpus: os.cpus().length, clients: {} };
   try {
@@ -70,8 +70,7 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
 
 /** One account per client with three risk limits the check must read, and one symbol to trade. */
 async function prepareAccounts(config: DatabaseConfig, count: number): Promise<void> {
-  const admin = await connectAdmin(config, config.trading.database);
-  try {
+  await asAdmin(config, async (admin) => {
     await admin.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('FLOW')");
     for (let index = 0; index < count; index += 1) {
       const account = `bench-${index}`;
@@ -82,9 +81,7 @@ async function prepareAccounts(config: DatabaseConfig, count: number): Promise<v
         [account],
       );
     }
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 async function pgbench(config: DatabaseConfig, database: string, clients: number, seconds: number): Promise<number> {
@@ -141,11 +138,3 @@ async function batchFills(config: DatabaseConfig, total: number, size: number): 
   }
 }
 
-async function asAdmin<T>(config: DatabaseConfig, work: (admin: Awaited<ReturnType<typeof connectAdmin>>) => Promise<T>): Promise<T> {
-  const admin = await connectAdmin(config, config.trading.database);
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}

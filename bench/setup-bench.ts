@@ -1,7 +1,6 @@
 import path from 'node:path';
-import type { DatabaseConfig } from '../src/config/database-config.ts';
-import { loadConfig } from '../src/config/load-config.ts';
 import { runSetup, scriptVariables, SQL_DIR } from '../src/db/setup.ts';
+import { benchConfig, median } from './bench-support.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { runPsql } from '../test/support/schema-dump.ts';
@@ -20,8 +19,8 @@ export async function runSetupBenchmark(): Promise<void> {
   const setupTimes: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const viaPsql = freshConfig(server.env, `psql${round}`);
-      const viaSetup = freshConfig(server.env, `setup${round}`);
+      const viaPsql = benchConfig(server.env, `${Date.now().toString(36)}_psql${round}`);
+      const viaSetup = benchConfig(server.env, `${Date.now().toString(36)}_setup${round}`);
       const order = round % 2 === 0 ? ['psql', 'setup'] : ['setup', 'psql'];
       for (const route of order) {
         const started = performance.now();
@@ -52,15 +51,6 @@ export async function runSetupBenchmark(): Promise<void> {
   console.log(`ratio      setup / psql = ${(setupMedian / psqlMedian).toFixed(2)}`);
 }
 
-function freshConfig(env: Record<string, string>, label: string): DatabaseConfig {
-  const suffix = `${Date.now().toString(36)}_${label}`;
-  return loadConfig({ env: { ...env, TRADING_DB_NAME: `tdbb_${suffix}`, ORCHESTRATION_DB_NAME: `tdbb_${suffix}_orch` }, envFile: false }).database;
-}
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
