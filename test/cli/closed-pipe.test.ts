@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ingestBars } from '../../src/services/data-ingestion/ingest-pipeline.ts';
 import { SyntheticProvider } from '../../src/services/data-ingestion/providers/synthetic-provider.ts';
 import { type IngestionDatabase, openIngestionDatabase } from '../support/ingestion-database.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/tradedb.js');
 let ingestion: IngestionDatabase;
@@ -33,11 +34,8 @@ it('`tradedb bars ... | head -1`: the reader leaving early ends the command quie
   expect(code, stderr).toBe(0);
   expect(stderr).not.toMatch(/EPIPE|Error/);
   // The server ends the dropped connection's backend when its next write fails: wait for it.
-  let backends = -1;
-  for (let attempt = 0; attempt < 100 && backends !== 0; attempt += 1) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(async () => {
     const { rows } = await ingestion.admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'tradedb:%' AND pid <> pg_backend_pid()");
-    backends = rows[0].n;
-  }
-  expect(backends).toBe(0);
+    return rows[0].n === 0;
+  }, { timeoutMs: 10_000, intervalMs: 100 });
 });

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectAdmin } from '../../src/db/setup.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/tradedb.js');
 let db: TestDatabases;
@@ -21,14 +22,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Polls `condition` until it holds (or fails the test after `timeoutMs`). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 it('Ctrl-C stops an ingest after its batch in flight: exit 130, run cancelled, watermarks match the committed bars', async () => {
   const child = spawn(process.execPath, [BIN, 'ingest', 'synthetic', '--symbols', '50', '--bars', '100000', '--interval', '1m', '--batch-size', '5000', '--start', '2024-01-01T00:00:00Z'], {

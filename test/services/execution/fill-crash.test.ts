@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OrderService } from '../../../src/services/execution/order-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../../support/trading-database.ts';
+import { waitFor } from '../../support/wait-for.ts';
 
 const CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../support/record-fill-child.ts');
 let trading: TradingDatabase;
@@ -13,13 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => trading?.close());
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function snapshot() {
   const { rows } = await trading.admin.query(
