@@ -51,7 +51,7 @@ export function registerBarsCommand(program: Command): void {
       await withServicePools(async (pools) => {
         const pool = pools.services.data_ingestion;
         if (options.resampleFrom) {
-          const sources = options.source ? [options.source] : await barSources(pool, symbol, options.resampleFrom);
+          const sources = options.source ? [options.source] : await barSources(pool, [symbol], options.resampleFrom);
           if (sources.length !== 1) {
             throw new UserFacingError(
               sources.length === 0

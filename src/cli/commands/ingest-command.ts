@@ -43,6 +43,14 @@ function withCommonOptions(command: Command, defaultInterval?: Interval): Comman
     );
 }
 
+/** The symbols and time range of a download from an API. */
+function withDownloadRange(command: Command): Command {
+  return command
+    .requiredOption('--symbols <list>', 'symbols separated by commas, e.g. AAPL,MSFT', parseSymbolList)
+    .requiredOption('--from <date>', 'first day or time', parseInstant)
+    .option('--to <date>', 'end, exclusive (default now)', parseInstant);
+}
+
 /** Refuses a file that cannot be read before a run is recorded for it. */
 function requireReadableFile(file: string): void {
   try {
@@ -137,12 +145,11 @@ export function registerIngestCommand(program: Command): void {
   });
 
   withCommonOptions(
-    ingest
-      .command('yahoo')
-      .description('download bars from Yahoo Finance (needs internet; daily bars are stored by exchange-local date)')
-      .requiredOption('--symbols <list>', 'symbols separated by commas, e.g. AAPL,MSFT', parseSymbolList)
-      .requiredOption('--from <date>', 'first day or time', parseInstant)
-      .option('--to <date>', 'end, exclusive (default now)', parseInstant),
+    withDownloadRange(
+      ingest
+        .command('yahoo')
+        .description('download bars from Yahoo Finance (needs internet; daily bars are stored by exchange-local date)'),
+    ),
     '1d',
   ).action(async (options: CommonOptions & { symbols: string[]; from: Date; to?: Date }) => {
     // Loaded on use: yahoo-finance2 is large, and no other command needs it.
@@ -152,12 +159,11 @@ export function registerIngestCommand(program: Command): void {
   });
 
   withCommonOptions(
-    ingest
-      .command('alpaca')
-      .description('download bars from Alpaca Market Data (needs internet and ALPACA_API_KEY_ID / ALPACA_API_SECRET_KEY)')
-      .requiredOption('--symbols <list>', 'symbols separated by commas, e.g. AAPL,MSFT', parseSymbolList)
-      .requiredOption('--from <date>', 'first day or time', parseInstant)
-      .option('--to <date>', 'end, exclusive (default now)', parseInstant)
+    withDownloadRange(
+      ingest
+        .command('alpaca')
+        .description('download bars from Alpaca Market Data (needs internet and ALPACA_API_KEY_ID / ALPACA_API_SECRET_KEY)'),
+    )
       .addOption(new Option('--feed <feed>', 'iex (free) or sip (paid plans)').choices(['iex', 'sip']).default('iex')),
     '1d',
   ).action(async (options: CommonOptions & { symbols: string[]; from: Date; to?: Date; feed: 'iex' | 'sip' }) => {

@@ -29,8 +29,6 @@ export interface IngestOptions {
   batchSize?: number;
   /** Recorded with the run (file name, options) for lineage. */
   parameters?: Record<string, unknown>;
-  /** Called after each committed batch. */
-  onProgress?: (progress: IngestSummary) => void;
   /** Called every 128 rows read (for a progress bar). */
   onRowsRead?: (rowsRead: number) => void;
   /** Aborting stops reading; the run is recorded as cancelled after the batch in flight. */
@@ -133,8 +131,6 @@ export async function ingestBars(pool: pg.Pool, options: IngestOptions): Promise
     summary.rejected += outcome.counts.rejected;
     for (const rejection of full.rejections) summary.rejectedByRule[rejection.rule] = (summary.rejectedByRule[rejection.rule] ?? 0) + 1;
     if (outcome.loaded) summary.batches[outcome.loaded.path] += 1;
-    summary.seconds = (performance.now() - startedAt) / 1000;
-    options.onProgress?.({ ...summary });
   };
 
   // One batch is committed while the next is read; a failure is picked up at the next turn.

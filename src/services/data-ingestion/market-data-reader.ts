@@ -179,11 +179,11 @@ export async function resampleBars(db: Queryable, range: BarRange & { source: st
   return rows;
 }
 
-/** The sources a symbol has bars from at an interval, by the series status. */
-export async function barSources(db: Queryable, symbol: string, interval: Interval): Promise<string[]> {
+/** The sources the symbols have bars from at an interval, by their series status. */
+export async function barSources(db: Queryable, symbols: readonly string[], interval: string): Promise<string[]> {
   const { rows } = await db.query<{ source: string }>(
-    'SELECT source FROM data_ingestion.symbol_data_status WHERE symbol = $1 AND interval = $2 AND row_count > 0 ORDER BY source',
-    [symbol, interval],
+    'SELECT DISTINCT source FROM data_ingestion.symbol_data_status WHERE symbol = ANY($1) AND interval = $2 AND row_count > 0 ORDER BY source',
+    [symbols, interval],
   );
   return rows.map((row) => row.source);
 }

@@ -71,13 +71,7 @@ export class OrderService {
     return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'cancelled', 'cancel confirmed by the broker'));
   }
 
-  async reject(accountId: string, orderId: number, reason: string): Promise<OrderRow> {
-    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'rejected', reason));
-  }
 
-  async expire(accountId: string, orderId: number): Promise<OrderRow> {
-    return withAccountTransaction(this.pool, accountId, (client) => changeStatusInTransaction(client, accountId, orderId, 'expired', 'time in force ended'));
-  }
 
   async get(accountId: string, orderId: number): Promise<OrderRow | undefined> {
     return withAccountTransaction(this.pool, accountId, (client) => orderRepository.find(client, accountId, orderId), { readOnly: true });

@@ -56,10 +56,12 @@ export async function placeOrderFromSignal(executionPool: pg.Pool, signalId: num
       options.accountId,
       (client) =>
         client.query<{ held: string; closing: string }>(
-          `SELECT trim_scale(coalesce((SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2), 0))::text AS held,
-                  trim_scale(coalesce((SELECT sum(quantity - filled_quantity) FROM execution.orders
-                                        WHERE account_id = $1 AND symbol = $2 AND status IN ${OPEN_STATUS_SQL}
-                                          AND side = CASE WHEN (SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2) < 0 THEN 'buy' ELSE 'sell' END), 0))::text AS closing`,
+          `WITH position AS (SELECT coalesce((SELECT quantity FROM execution.positions WHERE account_id = $1 AND symbol = $2), 0) AS quantity)
+           SELECT trim_scale(p.quantity)::text AS held,
+                  trim_scale(coalesce((SELECT sum(o.quantity - o.filled_quantity) FROM execution.orders o
+                                        WHERE o.account_id = $1 AND o.symbol = $2 AND o.status IN ${OPEN_STATUS_SQL}
+                                          AND o.side = CASE WHEN p.quantity < 0 THEN 'buy' ELSE 'sell' END), 0))::text AS closing
+             FROM position p`,
           [options.accountId, signal.symbol],
         ),
       { readOnly: true },

@@ -7,6 +7,7 @@ import { PaperBroker, type PaperBar } from '../execution/paper-broker.ts';
 import { positionRepository } from '../execution/position-repository.ts';
 import { NothingToCloseError, placeOrderFromSignal } from '../execution/signal-orders.ts';
 import { RiskRejectedError } from '../execution/execution-errors.ts';
+import { barSources } from '../data-ingestion/market-data-reader.ts';
 import { SmaCrossover } from './sma-crossover.ts';
 import { StrategyService } from './strategy-service.ts';
 
@@ -122,10 +123,7 @@ export async function replayStrategy(pools: Pools, options: ReplayOptions): Prom
 }
 
 async function onlySource(market: Pools['services']['data_ingestion'], symbols: string[], interval: string): Promise<string> {
-  const { rows } = await market.query<{ source: string }>(
-    'SELECT DISTINCT source FROM data_ingestion.symbol_data_status WHERE symbol = ANY($1) AND interval = $2 AND row_count > 0 ORDER BY source',
-    [symbols, interval],
-  );
-  if (rows.length === 1) return rows[0]!.source;
-  throw new UserFacingError(rows.length === 0 ? `No ${interval} bars for ${symbols.join(', ')}: ingest some first.` : `The symbols have ${interval} bars from several sources (${rows.map((row) => row.source).join(', ')}): choose one with --source.`);
+  const sources = await barSources(market, symbols, interval);
+  if (sources.length === 1) return sources[0]!;
+  throw new UserFacingError(sources.length === 0 ? `No ${interval} bars for ${symbols.join(', ')}: ingest some first.` : `The symbols have ${interval} bars from several sources (${sources.join(', ')}): choose one with --source.`);
 }

@@ -317,7 +317,7 @@ describe('resampleBars', () => {
   it('the other source alone', async () => {
     const bars = await resampleBars(pool, { symbol: 'RSM', interval: '1m', source: 'other' }, '1h');
     expect(summary(bars)).toEqual([{ ts: '2024-02-05T10:00:00.000Z', open: '500', high: '900', low: '1', close: '600', volume: '999999', vwap: '700', tradeCount: 1000 }]);
-    expect(await barSources(pool, 'RSM', '1m')).toEqual(['other', 'rs']);
+    expect(await barSources(pool, ['RSM'], '1m')).toEqual(['other', 'rs']);
   });
 
   it('1d -> 1wk (from Monday) and 1mo (calendar months)', async () => {
