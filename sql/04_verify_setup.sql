@@ -1,10 +1,10 @@
--- tradedb 04: verify that 01-03 left everything in place. Changes nothing but temp tables.
--- Run as a superuser in the trading database, after 03:
+-- tradedb 04: verify that 01-03 and sql/migrations left everything in place. Changes nothing but temp tables.
+-- Run as a superuser in the trading database, after 03 and the migrations:
 --   psql -v ON_ERROR_STOP=1 -h HOST -U postgres -d trading_system -f sql/04_verify_setup.sql
 -- Prints one line per kind of check, then fails (psql exit status 3) naming every missing
 -- object, or ends with a notice that all checks passed.
 -- The expected objects are written out here on purpose: an expectation read back from the
--- catalog could never fail. Keep these lists in step with 02 and 03.
+-- catalog could never fail. Keep these lists in step with 02, 03 and the migrations.
 \ir include/defaults.sql
 
 CREATE TEMP TABLE IF NOT EXISTS setup_check (kind text, object_name text, present boolean);
@@ -61,6 +61,7 @@ INSERT INTO setup_expected_table (schema_name, table_name, primary_key, identity
     ('execution',       'trades',                'account_id, id',                    'id', false),
     ('execution',       'positions',             'account_id, symbol',                NULL, false),
     ('execution',       'execution_logs',        'account_id, id',                    'id', false),
+    ('execution',       'order_status_transitions', 'from_status, to_status',             NULL, false),
     ('risk_management', 'risk_limits',           'account_id, id',                    'id', false),
     ('risk_management', 'position_limits',       'account_id, symbol',                NULL, false),
     ('risk_management', 'risk_events',           'account_id, id',                    'id', false),
@@ -179,7 +180,22 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                ('shared.touch_updated_at()'),
                ('shared.forbid_update_delete()'),
                ('data_ingestion.ensure_market_data_partitions(date[])'),
-               ('risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)')) AS e (signature);
+               ('risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)'),
+               -- migration 0001: the order flow
+               ('shared.act_for_account(text)'),
+               ('data_ingestion.latest_close(text,timestamptz)'),
+               ('execution.position_after_fill(numeric,numeric,numeric,numeric,numeric)'),
+               ('execution.lock_position(text,text)'),
+               ('execution.apply_fill_to_position(text,text,text,numeric,numeric,numeric)'),
+               ('execution.require_tradable(text,text)'),
+               ('execution.order_breaches(text,text,text,numeric,numeric,numeric,bigint,boolean)'),
+               ('execution.reject_order(execution.orders,jsonb)'),
+               ('execution.open_order_remaining(text,text,text)'),
+               ('risk_management.check_order(text,text,text,numeric,numeric,numeric,bigint,boolean)'),
+               ('execution.place_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint)'),
+               ('execution.change_order_status(text,bigint,text,text,integer,text)'),
+               ('execution.record_fill(text,bigint,text,numeric,numeric,numeric,timestamptz)'),
+               ('execution.execute_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint,text,numeric,numeric,numeric,timestamptz)')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,
@@ -290,7 +306,7 @@ SELECT 'index', e.index_name,
                ('data_ingestion.idx_institutional_holders_ingestion_run_id'),
                ('strategy_engine.idx_strategy_signals_strategy_id_generated_at'),
                ('strategy_engine.idx_strategy_signals_symbol_generated_at'),
-               ('execution.idx_orders_account_id_status'),
+               ('execution.idx_orders_open_account_id_symbol'),
                ('execution.idx_orders_symbol'),
                ('execution.idx_orders_strategy_id'),
                ('execution.idx_orders_signal_id'),
@@ -451,7 +467,23 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                has_function_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                       to_regprocedure('risk_management.record_risk_event(text,bigint,text,text,text,jsonb,bigint)'),
                                       'EXECUTE')
-          FROM setup_expected_grantee g) AS checks;
+          FROM setup_expected_grantee g
+        UNION ALL
+        -- Orders are placed, changed and filled by execution alone; its transaction runs the risk
+        -- check; every service that reads bars may price by the last close.
+        SELECT g.grantee, f.signature, g.grantee = ANY (f.callers),
+               has_function_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
+                                      to_regprocedure(f.signature), 'EXECUTE')
+          FROM setup_expected_grantee g
+         CROSS JOIN (VALUES
+                ('execution.place_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint)', ARRAY['execution_user']),
+                ('execution.record_fill(text,bigint,text,numeric,numeric,numeric,timestamptz)', ARRAY['execution_user']),
+                ('execution.execute_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint,text,numeric,numeric,numeric,timestamptz)', ARRAY['execution_user']),
+                ('execution.change_order_status(text,bigint,text,text,integer,text)', ARRAY['execution_user']),
+                ('risk_management.check_order(text,text,text,numeric,numeric,numeric,bigint,boolean)', ARRAY['execution_user', 'risk_management_user']),
+                ('data_ingestion.latest_close(text,timestamptz)', ARRAY['data_ingestion_user', 'strategy_engine_user', 'execution_user',
+                                                                       'risk_management_user', 'analytics_user', 'trading_readonly'])
+               ) AS f (signature, callers)) AS checks;
 
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.

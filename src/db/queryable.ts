@@ -6,6 +6,8 @@ import type pg from 'pg';
  */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** With `name`, a prepared statement: parsed and planned once per connection. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
 /** Something that lends connections: a pg.Pool. */

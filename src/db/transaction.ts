@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
-import type { ConnectionSource } from './queryable.ts';
+import type { ConnectionSource, Queryable } from './queryable.ts';
 
 export interface TransactionOptions {
   /** Default 'read committed'. Use 'serializable' where a race must be impossible. */
@@ -28,9 +28,8 @@ export async function withTransaction<T>(
   work: (client: pg.PoolClient, attempt: number) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 5;
   const begin = `BEGIN ISOLATION LEVEL ${(options.isolationLevel ?? 'read committed').toUpperCase()}${options.readOnly ? ' READ ONLY' : ''}`;
-  for (let attempt = 1; ; attempt += 1) {
+  return retryingConflicts(async (attempt) => {
     const client = await source.connect();
     let broken = false;
     try {
@@ -40,13 +39,34 @@ export async function withTransaction<T>(
       return result;
     } catch (error) {
       broken = !(await rollback(client));
+      throw error;
+    } finally {
+      // A connection whose rollback failed is in an unknown state: destroy it, don't reuse it.
+      client.release(broken);
+    }
+  }, options);
+}
+
+/**
+ * A Queryable whose every statement is its own transaction (autocommit: one round trip, for a
+ * server-side function that does a whole step), retried on serialization failures and deadlocks
+ * as withTransaction's work is.
+ */
+export function statementTransactions(pool: pg.Pool, options: Omit<TransactionOptions, 'isolationLevel' | 'readOnly'> = {}): Queryable {
+  return { query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) => retryingConflicts(() => pool.query(textOrConfig as string, values), options) } as Queryable;
+}
+
+/** Runs `attempt` until it succeeds, retrying 40001/40P01 after a jittered backoff; errors leave typed. */
+async function retryingConflicts<T>(run: (attempt: number) => Promise<T>, options: TransactionOptions): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run(attempt);
+    } catch (error) {
       if (!isRetryableTransactionError(error) || attempt >= maxAttempts) throw toDatabaseError(error);
       const delayMs = backoffDelay(attempt, options.baseDelayMs ?? 10, options.maxDelayMs ?? 1000);
       options.onRetry?.(error, attempt, delayMs);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-    } finally {
-      // A connection whose rollback failed is in an unknown state: destroy it, don't reuse it.
-      client.release(broken);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +18,10 @@ function fresh(label: string): DatabaseConfig {
   return config;
 }
 
-/** Option 2, exactly as the README shows: psql -v ON_ERROR_STOP=1 -f sql/0N_....sql */
-async function psqlRoute(config: DatabaseConfig, scripts = ['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', '04_verify_setup.sql']) {
+const MIGRATIONS = readdirSync(path.join(SQL_DIR, 'migrations')).filter((name) => name.endsWith('.sql')).sort().map((name) => `migrations/${name}`);
+
+/** Option 2, exactly as the README shows: psql -v ON_ERROR_STOP=1 -f sql/0N_....sql, the migrations in order, then 04. */
+async function psqlRoute(config: DatabaseConfig, scripts = ['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS, '04_verify_setup.sql']) {
   const outputs: string[] = [];
   for (const script of scripts) {
     const database = script.startsWith('01_') ? config.server.maintenanceDatabase : config.trading.database;
@@ -58,7 +60,7 @@ describe('Option 1 and Option 2 on an empty server', () => {
     viaSetup = fresh('setup');
     await psqlRoute(viaPsql);
     const report = await runSetup(viaSetup);
-    expect(report.applied).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql']);
+    expect(report.applied).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS]);
     expect(report.verify?.ok).toBe(true);
   });
 
@@ -91,8 +93,8 @@ describe('Option 1 and Option 2 on an empty server', () => {
   it('`tradedb setup` over a psql-built database records the scripts without changing the schema', async () => {
     const before = await schemaDump(viaPsql, viaPsql.trading.database);
     const report = await runSetup(viaPsql);
-    expect(report.applied).toHaveLength(3);
-    expect(await ledger(viaPsql)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql']);
+    expect(report.applied).toHaveLength(3 + MIGRATIONS.length);
+    expect(await ledger(viaPsql)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS]);
     expect(await schemaDump(viaPsql, viaPsql.trading.database)).toEqual(before);
   });
 });
@@ -138,9 +140,9 @@ describe('tradedb setup', () => {
   it('two setups started at once both succeed and the work is done once', async () => {
     const config = fresh('concurrent');
     const [first, second] = await Promise.all([runSetup(config), runSetup(config)]);
-    expect([first.applied.length, second.applied.length].sort()).toEqual([0, 3]);
+    expect([first.applied.length, second.applied.length].sort()).toEqual([0, 3 + MIGRATIONS.length]);
     expect(first.verify?.ok && second.verify?.ok).toBe(true);
-    expect(await ledger(config)).toHaveLength(3);
+    expect(await ledger(config)).toHaveLength(3 + MIGRATIONS.length);
   });
 
   it('--dry-run lists the scripts and creates nothing', async () => {
@@ -150,6 +152,7 @@ describe('tradedb setup', () => {
       'pending 01_create_databases.sql',
       'pending 02_create_core_tables.sql',
       'pending 03_create_indexes.sql',
+      ...MIGRATIONS.map((script) => `pending ${script}`),
     ]);
     const admin = await connectAdmin(config, config.server.maintenanceDatabase);
     try {
@@ -161,29 +164,29 @@ describe('tradedb setup', () => {
 
   it('applies sql/migrations/ in order after the core scripts, each once', async () => {
     const sqlDir = copyOfSqlDir();
-    writeFileSync(path.join(sqlDir, 'migrations/0002_second.sql'), 'ALTER TABLE shared.system_config ADD COLUMN IF NOT EXISTS note_two text;\n');
-    writeFileSync(path.join(sqlDir, 'migrations/0001_first.sql'), "ALTER TABLE shared.system_config ADD COLUMN IF NOT EXISTS note_one text DEFAULT 'x';\n");
+    writeFileSync(path.join(sqlDir, 'migrations/9002_second.sql'), 'ALTER TABLE shared.system_config ADD COLUMN IF NOT EXISTS note_two text;\n');
+    writeFileSync(path.join(sqlDir, 'migrations/9001_first.sql'), "ALTER TABLE shared.system_config ADD COLUMN IF NOT EXISTS note_one text DEFAULT 'x';\n");
     const config = fresh('migrations');
     const report = await runSetup(config, { sqlDir });
-    expect(report.applied.slice(3)).toEqual(['migrations/0001_first.sql', 'migrations/0002_second.sql']);
-    expect(await ledger(config)).toContain('migrations/0002_second.sql');
+    expect(report.applied.slice(3)).toEqual([...MIGRATIONS, 'migrations/9001_first.sql', 'migrations/9002_second.sql']);
+    expect(await ledger(config)).toContain('migrations/9002_second.sql');
     expect((await runSetup(config, { sqlDir })).applied).toEqual([]);
   });
 
   it('rolls back a failing migration, records nothing of it, and names its file and line', async () => {
     const sqlDir = copyOfSqlDir();
-    writeFileSync(path.join(sqlDir, 'migrations/0001_broken.sql'), 'CREATE TABLE shared.half_done (id int);\n\nALTER TABLE shared.no_such_table ADD COLUMN x int;\n');
+    writeFileSync(path.join(sqlDir, 'migrations/9001_broken.sql'), 'CREATE TABLE shared.half_done (id int);\n\nALTER TABLE shared.no_such_table ADD COLUMN x int;\n');
     const config = fresh('broken');
     const failure = await runSetup(config, { sqlDir }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(PsqlScriptError);
-    expect((failure as Error).message).toMatch(/0001_broken\.sql:3: relation "shared\.no_such_table" does not exist/);
+    expect((failure as Error).message).toMatch(/9001_broken\.sql:3: relation "shared\.no_such_table" does not exist/);
     const admin = await connectAdmin(config, config.trading.database);
     try {
       expect((await admin.query("SELECT to_regclass('shared.half_done') AS t")).rows[0].t).toBeNull();
     } finally {
       await admin.end();
     }
-    expect(await ledger(config)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql']);
+    expect(await ledger(config)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS]);
   });
 
   it('refuses to run when an applied script has changed, saying which and what to do', async () => {

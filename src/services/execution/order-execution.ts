@@ -1,26 +1,32 @@
 import type pg from 'pg';
-import { withAccountTransaction } from '../../db/account-transaction.ts';
+import { statementTransactions } from '../../db/transaction.ts';
 import { RiskRejectedError } from './execution-errors.ts';
-import { type FillInput, type FillOutcome, parseFill, recordFillInTransaction } from './fill-service.ts';
+import { type FillInput, type FillOutcome, parseFill } from './fill-service.ts';
+import { callOrderFlow, FILL_RESULT_COLUMNS, fillOutcome, prefixed } from './order-flow-sql.ts';
 import { type NewOrderInput, parseNewOrder } from './order-input.ts';
-import { changeStatusInTransaction, type PlacementOutcome, placeInTransaction } from './order-service.ts';
+import type { OrderRow } from './order-table.ts';
+import { placeOrderArguments, placeOrderValues } from './order-service.ts';
+import type { RiskBreach } from '../risk-management/risk-limit-table.ts';
 
 /**
  * The whole life of an order that fills at once — placed, risk-checked, submitted, filled (trade,
- * order, position, events) — in one transaction: the paper broker's immediate fills, and the
- * order-flow benchmark's unit of work. A risk rejection commits the rejected order and its risk
- * events and throws RiskRejectedError; any other failure leaves nothing.
+ * order, position, events) — as one statement, one transaction, one round trip
+ * (execution.execute_order): the paper broker's immediate fills, and the order-flow benchmark's
+ * unit of work. A risk rejection commits the rejected order and its risk events and throws
+ * RiskRejectedError; any other failure leaves nothing.
  */
 export async function executeOrder(pool: pg.Pool, orderInput: NewOrderInput, fillInput: Omit<FillInput, 'accountId' | 'orderId'>): Promise<FillOutcome> {
   const order = parseNewOrder(orderInput);
   const fill = parseFill(fillInput);
-  const outcome = await withAccountTransaction(pool, order.accountId, async (client): Promise<{ rejected: PlacementOutcome } | { filled: FillOutcome }> => {
-    const placed = await placeInTransaction(client, order);
-    if (placed.breaches.length > 0) return { rejected: placed };
-    if (!placed.created) return { filled: await recordFillInTransaction(client, order.accountId, placed.order.id, fill) };
-    await changeStatusInTransaction(client, order.accountId, placed.order.id, 'submitted', 'submitted to the paper broker');
-    return { filled: await recordFillInTransaction(client, order.accountId, placed.order.id, fill) };
-  });
-  if ('rejected' in outcome) throw new RiskRejectedError(outcome.rejected.order.id, outcome.rejected.breaches);
-  return outcome.filled;
+  const [row] = await callOrderFlow(statementTransactions(pool), 'execute_order', `SELECT ${FILL_RESULT_COLUMNS}, r.breaches FROM execution.execute_order(${placeOrderArguments(1)}, $12, $13, $14, $15, $16) AS r`, [
+    ...placeOrderValues(order),
+    fill.brokerFillId,
+    fill.quantity,
+    fill.price,
+    fill.fees,
+    fill.executedAt,
+  ]);
+  const breaches = row!.breaches as RiskBreach[];
+  if (breaches.length > 0) throw new RiskRejectedError(prefixed<OrderRow>(row!, 'order.')!.id, breaches);
+  return fillOutcome(row!);
 }

@@ -1,29 +1,17 @@
 import type { Queryable } from '../../db/queryable.ts';
-import { fromUnits, toUnits } from '../../shared/decimal-text.ts';
 import type { PositionRow } from './order-table.ts';
-import { applyFillToPosition, positionStateFromText, positionStateToText } from './position-math.ts';
 
-/** The position's columns as PositionRow, qualified by `table` where a statement joins another. */
-function positionColumns(table = 'execution.positions'): string {
-  return `${table}.account_id AS "accountId", ${table}.symbol, trim_scale(${table}.quantity)::text AS quantity,
-    trim_scale(${table}.average_cost)::text AS "averageCost", trim_scale(${table}.realized_pnl)::text AS "realizedPnl", ${table}.version`;
+/** The position's columns as PositionRow, qualified and prefixed as orderColumns does. */
+export function positionColumns(table = 'execution.positions', prefix = ''): string {
+  const t = table;
+  const p = prefix;
+  return `${t}.account_id AS "${p}accountId", ${t}.symbol AS "${p}symbol", trim_scale(${t}.quantity)::text AS "${p}quantity",
+    trim_scale(${t}.average_cost)::text AS "${p}averageCost", trim_scale(${t}.realized_pnl)::text AS "${p}realizedPnl", ${t}.version AS "${p}version"`;
 }
 const POSITION_COLUMNS = positionColumns();
 
 /** SQL for execution.positions. */
 export const positionRepository = {
-  /**
-   * Applies a fill to the position: the row is created if missing and locked, so concurrent
-   * fills of one position queue on it and each applies to the state the previous one left.
-   * Returns the position after the fill and what the fill realized (fees included).
-   */
-  async applyFill(db: Queryable, accountId: string, symbol: string, signedQuantity: string, price: string, fees: string): Promise<{ position: PositionRow; realized: string }> {
-    const [current] = await positionRepository.lockMany(db, accountId, [symbol]);
-    const { position, realized } = applyFillToPosition(positionStateFromText(current!), toUnits(signedQuantity), toUnits(price), toUnits(fees));
-    const [updated] = await positionRepository.saveMany(db, accountId, [{ symbol, ...positionStateToText(position) }]);
-    return { position: updated!, realized: fromUnits(realized) };
-  },
-
   /** Creates the missing positions of `symbols` and locks all of them, in symbol order (no deadlocks between batches). */
   async lockMany(db: Queryable, accountId: string, symbols: readonly string[]): Promise<PositionRow[]> {
     const sorted = [...new Set(symbols)].sort();

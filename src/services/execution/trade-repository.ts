@@ -1,10 +1,16 @@
 import type { Queryable } from '../../db/queryable.ts';
 import type { OrderRow, TradeRow } from './order-table.ts';
 
-const TRADE_COLUMNS = `account_id AS "accountId", id::float8 AS id, order_id::float8 AS "orderId",
-  broker_fill_id AS "brokerFillId", symbol, side, trim_scale(quantity)::text AS quantity,
-  trim_scale(price)::text AS price, trim_scale(fees)::text AS fees, trim_scale(realized_pnl)::text AS "realizedPnl",
-  executed_at AS "executedAt"`;
+/** A trade's columns as TradeRow, qualified and prefixed as orderColumns does. */
+export function tradeColumns(table = 'execution.trades', prefix = ''): string {
+  const t = table;
+  const p = prefix;
+  return `${t}.account_id AS "${p}accountId", ${t}.id::float8 AS "${p}id", ${t}.order_id::float8 AS "${p}orderId",
+  ${t}.broker_fill_id AS "${p}brokerFillId", ${t}.symbol AS "${p}symbol", ${t}.side AS "${p}side", trim_scale(${t}.quantity)::text AS "${p}quantity",
+  trim_scale(${t}.price)::text AS "${p}price", trim_scale(${t}.fees)::text AS "${p}fees", trim_scale(${t}.realized_pnl)::text AS "${p}realizedPnl",
+  ${t}.executed_at AS "${p}executedAt"`;
+}
+const TRADE_COLUMNS = tradeColumns();
 
 export interface NewFill {
   brokerFillId: string;
@@ -16,18 +22,6 @@ export interface NewFill {
 
 /** SQL for execution.trades (fills). */
 export const tradeRepository = {
-  /** Records the fill (with what it realized) unless its broker fill id is already recorded; undefined then. */
-  async insert(db: Queryable, order: Pick<OrderRow, 'accountId' | 'id' | 'symbol' | 'side'>, fill: NewFill, realizedPnl: string): Promise<TradeRow | undefined> {
-    const { rows } = await db.query<TradeRow>(
-      `INSERT INTO execution.trades (account_id, order_id, broker_fill_id, symbol, side, quantity, price, fees, realized_pnl, executed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (account_id, broker_fill_id) DO NOTHING
-       RETURNING ${TRADE_COLUMNS}`,
-      [order.accountId, order.id, fill.brokerFillId, order.symbol, order.side, fill.quantity, fill.price, fill.fees, realizedPnl, fill.executedAt],
-    );
-    return rows[0];
-  },
-
   async findByFillId(db: Queryable, accountId: string, brokerFillId: string): Promise<TradeRow | undefined> {
     const { rows } = await db.query<TradeRow>(`SELECT ${TRADE_COLUMNS} FROM execution.trades WHERE account_id = $1 AND broker_fill_id = $2`, [accountId, brokerFillId]);
     return rows[0];

@@ -104,6 +104,21 @@ describe('row-level security: account A cannot read or change account B', () => 
     await expect(withTransaction(pool('execution'), (client) => client.query("INSERT INTO execution.orders (account_id, client_order_id, symbol, side, order_type, quantity) VALUES ('acct-a', 'no-account', 'RLS', 'buy', 'market', 1)"))).rejects.toMatchObject({ sqlstate: '42501' });
   });
 
+  it('the order-flow functions act for the account they are given and no other within one transaction', async () => {
+    const { recordFill } = await import('../../../src/services/execution/fill-service.ts');
+    const orderB = (await trading.admin.query("SELECT id::int FROM execution.orders WHERE account_id = 'acct-b'")).rows[0].id;
+    // Account A's transaction may not reach B's order through a function either.
+    await expect(
+      withAccountTransaction(pool('execution'), 'acct-a', (client) => client.query("SELECT * FROM execution.record_fill('acct-b', $1, 'via-a', 1, 10, 0, now())", [orderB])),
+    ).rejects.toMatchObject({ sqlstate: '42501' });
+    // Asked for B on an order id of B's that A names as its own, the order is simply not found.
+    await expect(recordFill(pool('execution'), { accountId: 'acct-a', orderId: orderB, brokerFillId: 'wrong-account', quantity: 1, price: 10 })).rejects.toThrow(/Unknown order/);
+    // Other services may not call the order flow at all.
+    await expect(pool('analytics').query("SELECT * FROM execution.record_fill('acct-b', $1, 'via-analytics', 1, 10, 0, now())", [orderB])).rejects.toMatchObject({ code: '42501' });
+    const { rows } = await trading.admin.query("SELECT count(*)::int AS n FROM execution.trades WHERE broker_fill_id LIKE 'via-%' OR broker_fill_id = 'wrong-account'");
+    expect(rows[0].n).toBe(0);
+  });
+
   it('no service role may bypass row-level security', async () => {
     const { rows } = await trading.admin.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '%\\_user' AND (rolbypassrls OR rolsuper) AND rolname <> $1", [trading.db.config.trading.owner.user]);
     expect(rows).toEqual([]);
