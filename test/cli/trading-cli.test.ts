@@ -44,3 +44,14 @@ it('accounts, limits, orders through the risk check, the kill switch and positio
   expect(cancelled.stdout).toMatch(/cancelled/);
   expect((await tradedb('positions', '--account', 'paper-main', '--json')).stdout.trim()).toBe('[]');
 });
+
+it('position limits from the command line: set, listed, enforced, and bad values named', async () => {
+  await tradedb('accounts', 'add', 'capped', '--name', 'Capped', '--cash', '1000');
+  const set = await tradedb('risk', 'set-position-limit', '--account', 'capped', '--symbol', 'acme', '--max-long', '5', '--max-short', '0');
+  expect(set.stdout).toContain('position limit ACME: long 5, short 0');
+  expect(JSON.parse((await tradedb('risk', 'position-limits', '--account', 'capped', '--json')).stdout)).toMatchObject([{ symbol: 'ACME', maxLongQuantity: '5', maxShortQuantity: '0', enabled: true }]);
+  const short = await tradedb('orders', 'place', '--account', 'capped', '--symbol', 'ACME', '--side', 'sell', '--quantity', '1', '--type', 'limit', '--limit-price', '1');
+  expect(short).toMatchObject({ code: 1, stderr: expect.stringContaining('position limit ACME short 0: the position could reach -1') });
+  expect((await tradedb('risk', 'set-position-limit', '--account', 'capped', '--symbol', 'ACME', '--max-long', '-1')).stderr).toContain('maxLong: expected an amount 0 or more with at most 8 decimals, got "-1"');
+  expect((await tradedb('risk', 'set-position-limit', '--account', 'capped', '--symbol', 'ACME')).stderr).toContain('Give --max-long, --max-short or both.');
+});

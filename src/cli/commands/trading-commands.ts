@@ -236,6 +236,26 @@ export function registerTradingCommands(program: Command): void {
       console.log(`limit ${row.id}: ${row.limitType} ${row.limitValue} (${row.scope}${row.symbol ? ` ${row.symbol}` : ''})`);
     });
   risk
+    .command('position-limits')
+    .description("each symbol's cap on how long and how short its position may get")
+    .requiredOption('--account <id>', 'account')
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new RiskLimitService(pools.services.risk_management).positionLimits(options.account));
+      print(rows, options.json, [['SYMBOL', (row) => row.symbol], ['MAX LONG', (row) => row.maxLongQuantity ?? 'unlimited'], ['MAX SHORT', (row) => row.maxShortQuantity ?? 'unlimited'], ['ENABLED', (row) => row.enabled]]);
+    });
+  risk
+    .command('set-position-limit')
+    .description("cap how long and how short one symbol's position may get, open orders included")
+    .requiredOption('--account <id>', 'account')
+    .requiredOption('--symbol <symbol>', 'symbol')
+    .option('--max-long <quantity>', 'largest long position (omit: no limit)')
+    .option('--max-short <quantity>', 'largest short position, as a positive quantity; 0 forbids shorting (omit: no limit)')
+    .action(async (options: { account: string; symbol: string; maxLong?: string; maxShort?: string }) => {
+      const row = await withServicePools((pools) => new RiskLimitService(pools.services.risk_management).setPositionLimit(options.account, options));
+      console.log(`position limit ${row.symbol}: long ${row.maxLongQuantity ?? 'unlimited'}, short ${row.maxShortQuantity ?? 'unlimited'}`);
+    });
+  risk
     .command('events')
     .requiredOption('--account <id>', 'account')
     .option('--json', 'print JSON')

@@ -24,14 +24,17 @@ interface OrderProgress {
   /** Σ quantity × price of all its fills, for the average fill price (10^-16 units). */
   value: bigint;
   status: OrderStatus;
+  /** This batch's fills of the order, in the order applied (its one event lists them). */
+  fills: NewFill[];
 }
 
 /**
  * Many fills of one account in one transaction, with the guarantees of recordFill — each fill
  * id counted once, no fill beyond an order's remainder or on a finished order, positions by the
- * same formula, an event per fill — in a fixed number of statements whatever the batch size:
+ * same formula, every fill in an order event — in a fixed number of statements whatever the batch size:
  * lock the orders and positions (in id and symbol order), apply the fills in the order given in
- * memory, then write trades, orders, positions and events with one statement each. Any bad fill
+ * memory, then write trades, orders, positions and events with one statement each — one event
+ * per order and batch, listing its fills, where recordFill writes one per fill. Any bad fill
  * rejects the whole batch, naming its index. For brokers that report fills in bulk and for
  * replays.
  */
@@ -49,7 +52,7 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
     const orderIds = [...new Set(fills.map((fill) => fill.orderId))].sort((a, b) => a - b);
     const { rows: orderRows } = await client.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM execution.orders WHERE account_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`, [accountId, orderIds]);
     const orders = new Map<number, OrderProgress>(
-      orderRows.map((row) => [row.id, { row, filled: toUnits(row.filledQuantity), value: toUnits(row.filledQuantity) * toUnits(row.averageFillPrice ?? '0'), status: row.status }]),
+      orderRows.map((row) => [row.id, { row, filled: toUnits(row.filledQuantity), value: toUnits(row.filledQuantity) * toUnits(row.averageFillPrice ?? '0'), status: row.status, fills: [] }]),
     );
     const { rows: seen } = await client.query<{ fillId: string; orderId: number; quantity: string; price: string; fees: string }>(
       `SELECT broker_fill_id AS "fillId", order_id::float8 AS "orderId", trim_scale(quantity)::text AS quantity, trim_scale(price)::text AS price,
@@ -63,7 +66,6 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
     );
 
     const trades: Array<NewFill & { orderId: number; symbol: string; side: string; realized: bigint }> = [];
-    const events: Array<{ orderId: number; from: OrderStatus; to: OrderStatus; fill: NewFill }> = [];
     const inBatch = new Map<string, { orderId: number; quantity: string; price: string; fees: string }>();
     let duplicates = 0;
     fills.forEach((fill, index) => {
@@ -86,7 +88,7 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
       }
       if (quantity > remaining) throw new FillRejectedError(`${where}: ${fill.quantity} is more than the ${fromUnits(remaining)} that remain of order ${fill.orderId}.`);
       const to = statusAfterFill(order.status, quantity === remaining);
-      events.push({ orderId: fill.orderId, from: order.status, to, fill });
+      order.fills.push(fill);
       order.filled += quantity;
       order.value += quantity * toUnits(fill.price);
       order.status = to;
@@ -111,10 +113,18 @@ export async function recordFills(pool: pg.Pool, accountId: string, inputs: Read
       [accountId, changed.map((order) => order.row.id), changed.map((order) => fromUnits(order.filled)), changed.map((order) => fromUnits(order.value, 16)), changed.map((order) => order.status)],
     );
     await positionRepository.saveMany(client, accountId, [...positions].map(([symbol, state]) => ({ symbol, ...positionStateToText(state) })));
+    // One event per order and batch, from its status before the batch to its status after, listing
+    // the batch's fills of it in order (each fill is also its own row in trades).
     await client.query(
       `INSERT INTO execution.order_events (account_id, order_id, from_status, to_status, reason, payload)
-       SELECT $1, e.order_id, e.from_status, e.to_status, 'fill', e.payload FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[]) AS e (order_id, from_status, to_status, payload)`,
-      [accountId, events.map((e) => e.orderId), events.map((e) => e.from), events.map((e) => e.to), events.map((e) => JSON.stringify({ brokerFillId: e.fill.brokerFillId, quantity: e.fill.quantity, price: e.fill.price, fees: e.fill.fees }))],
+       SELECT $1, e.order_id, e.from_status, e.to_status, 'fills', e.payload FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[]) AS e (order_id, from_status, to_status, payload)`,
+      [
+        accountId,
+        changed.map((order) => order.row.id),
+        changed.map((order) => order.row.status),
+        changed.map((order) => order.status),
+        changed.map((order) => JSON.stringify({ fills: order.fills.map((fill) => ({ brokerFillId: fill.brokerFillId, quantity: fill.quantity, price: fill.price, fees: fill.fees })) })),
+      ],
     );
     return { recorded: trades.length, duplicates };
   });

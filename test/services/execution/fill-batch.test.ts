@@ -57,7 +57,19 @@ it('a batch ends exactly where the same fills one by one end, and counts a fill 
   expect(many.positions).toEqual(one.positions);
   expect(many.realized).toEqual(one.realized);
   expect(many.orders.map((order: { f: string; s: string }) => [order.f, order.s])).toEqual(one.orders.map((order: { f: string; s: string }) => [order.f, order.s]));
-  expect(many.events).toBe(one.events);
+  // One event per order and batch lists its fills: every fill appears in exactly one, and each
+  // order's events chain from submitted to the status it ended in.
+  const { rows: events } = await trading.admin.query(
+    `SELECT order_id::int AS "orderId", from_status AS "from", to_status AS "to", payload FROM execution.order_events
+      WHERE account_id = 'in-a-batch' AND reason = 'fills' ORDER BY id`,
+  );
+  expect(events.flatMap((event) => event.payload.fills.map((fill: { brokerFillId: string }) => fill.brokerFillId)).sort()).toEqual(PLAN.map((_, index) => `f${index}`).sort());
+  for (const [index, orderId] of batch.entries()) {
+    const chain = events.filter((event) => event.orderId === orderId);
+    expect(chain[0]!.from).toBe('submitted');
+    for (let step = 1; step < chain.length; step += 1) expect(chain[step]!.from).toBe(chain[step - 1]!.to);
+    expect(chain.at(-1)!.to).toBe(many.orders[index].s);
+  }
 });
 
 it('one bad fill rejects the whole batch, naming it, and writes nothing', async () => {
