@@ -195,7 +195,9 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                ('execution.place_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint)'),
                ('execution.change_order_status(text,bigint,text,text,integer,text)'),
                ('execution.record_fill(text,bigint,text,numeric,numeric,numeric,timestamptz)'),
-               ('execution.execute_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint,text,numeric,numeric,numeric,timestamptz)')) AS e (signature);
+               ('execution.execute_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint,text,numeric,numeric,numeric,timestamptz)'),
+               -- migration 0002
+               ('strategy_engine.record_daily_performance(date)')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,
@@ -482,7 +484,8 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                 ('execution.change_order_status(text,bigint,text,text,integer,text)', ARRAY['execution_user']),
                 ('risk_management.check_order(text,text,text,numeric,numeric,numeric,bigint,boolean)', ARRAY['execution_user', 'risk_management_user']),
                 ('data_ingestion.latest_close(text,timestamptz)', ARRAY['data_ingestion_user', 'strategy_engine_user', 'execution_user',
-                                                                       'risk_management_user', 'analytics_user', 'trading_readonly'])
+                                                                       'risk_management_user', 'analytics_user', 'trading_readonly']),
+                ('strategy_engine.record_daily_performance(date)', ARRAY['strategy_engine_user'])
                ) AS f (signature, callers)) AS checks;
 
 -- Default privileges: tables, sequences and functions that later migrations create as the

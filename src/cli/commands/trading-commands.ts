@@ -9,6 +9,7 @@ import { LIMIT_TYPES } from '../../services/risk-management/risk-limit-table.ts'
 import { RiskLimitService } from '../../services/risk-management/risk-limit-service.ts';
 import { AccountService } from '../../services/shared/account-service.ts';
 import { STRATEGY_KINDS } from '../../services/strategy-engine/strategy-kinds.ts';
+import { StrategyPerformance } from '../../services/strategy-engine/strategy-performance.ts';
 import { StrategyService, type StrategyStatus } from '../../services/strategy-engine/strategy-service.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
@@ -161,6 +162,24 @@ export function registerTradingCommands(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const rows = await withServicePools((pools) => new StrategyService(pools.services.strategy_engine).list());
       print(rows, options.json, [['ID', (row) => row.id], ['NAME', (row) => row.name], ['KIND', (row) => row.kind], ['STATUS', (row) => row.status], ['VERSION', (row) => row.version], ['PARAMETERS', (row) => JSON.stringify(row.parameters)]]);
+    });
+  strategies
+    .command('record-performance')
+    .description("write each strategy's row in strategy_performance for a UTC day (again: the same row)")
+    .requiredOption('--day <date>', 'the day (YYYY-MM-DD)', parseCalendarDate)
+    .action(async (options: { day: string }) => {
+      const written = await withServicePools((pools) => new StrategyPerformance(pools.services.strategy_engine).record(options.day));
+      console.log(`recorded ${written} ${written === 1 ? 'strategy' : 'strategies'} for ${options.day}`);
+    });
+  strategies
+    .command('performance <id>')
+    .description("a strategy's recorded days: fills, win rate, profit factor, realized P&L")
+    .option('--from <date>', 'first day (YYYY-MM-DD)', parseCalendarDate)
+    .option('--to <date>', 'last day (YYYY-MM-DD)', parseCalendarDate)
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { from?: string; to?: string; json?: boolean }) => {
+      const rows = await withServicePools((pools) => new StrategyPerformance(pools.services.strategy_engine).list(parseWholeNumber(id), options));
+      print(rows, options.json, [['DAY', (row) => row.asOf], ['FILLS', (row) => row.trades], ['WIN RATE', (row) => row.winRate], ['PROFIT FACTOR', (row) => row.profitFactor], ['REALIZED', (row) => row.realizedPnl]]);
     });
   program
     .command('signals')
