@@ -8,7 +8,7 @@ import { statusAfterFill, takesFills } from './order-state-machine.ts';
 import type { OrderRow, OrderStatus } from './order-table.ts';
 import { applyFillToPosition, type PositionState, positionStateFromText, positionStateToText } from './position-math.ts';
 import { positionRepository } from './position-repository.ts';
-import type { NewFill } from './trade-repository.ts';
+import type { NewFill } from './trade-columns.ts';
 
 export interface BatchFillOutcome {
   /** Fills recorded by this call. */

@@ -4,7 +4,7 @@ import { statementTransactions } from '../../db/transaction.ts';
 import { OrderInputError } from './execution-errors.ts';
 import { callOrderFlow, FILL_RESULT_COLUMNS, type FillOutcome, fillOutcome } from './order-flow-sql.ts';
 import { positivePrice, positiveQuantity } from './order-input.ts';
-import type { NewFill } from './trade-repository.ts';
+import type { NewFill } from './trade-columns.ts';
 
 export type { FillOutcome } from './order-flow-sql.ts';
 
@@ -42,7 +42,7 @@ export async function recordFill(pool: pg.Pool, input: FillInput): Promise<FillO
 }
 
 /** recordFill's work as one call of execution.record_fill, inside the caller's transaction if it has one. */
-export async function recordFillInTransaction(client: Queryable, accountId: string, orderId: number, fill: NewFill): Promise<FillOutcome> {
+async function recordFillInTransaction(client: Queryable, accountId: string, orderId: number, fill: NewFill): Promise<FillOutcome> {
   const [row] = await callOrderFlow(client, 'record_fill', `SELECT ${FILL_RESULT_COLUMNS} FROM execution.record_fill($1, $2, $3, $4, $5, $6, $7) AS r`, [
     accountId,
     orderId,

@@ -5,7 +5,7 @@ import { orderColumns } from './order-repository.ts';
 import { IllegalTransitionError } from './order-state-machine.ts';
 import type { OrderRow, PositionRow, TradeRow } from './order-table.ts';
 import { positionColumns } from './position-repository.ts';
-import { tradeColumns } from './trade-repository.ts';
+import { tradeColumns } from './trade-columns.ts';
 
 /**
  * What the services need to call the order-flow functions of sql/migrations/0001_order_flow_functions.sql: their

@@ -1,5 +1,4 @@
 import type { Queryable } from '../../db/queryable.ts';
-import type { NewOrder } from './order-input.ts';
 import type { OrderEventRow, OrderRow, OrderStatus } from './order-table.ts';
 
 /**

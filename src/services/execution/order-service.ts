@@ -93,7 +93,7 @@ export interface PlacementOutcome extends PlacedOrder {
  * reject it in the same transaction, with an event and a risk event each. A used client order id
  * returns the stored order if it is the same order, else DuplicateClientOrderIdError.
  */
-export async function placeInTransaction(db: Queryable, order: NewOrder): Promise<PlacementOutcome> {
+async function placeInTransaction(db: Queryable, order: NewOrder): Promise<PlacementOutcome> {
   const [row] = await callOrderFlow(db, 'place_order', `SELECT ${orderColumns('(r.order_row)', 'order.')}, r.created, r.breaches FROM execution.place_order(${placeOrderArguments(1)}) AS r`, placeOrderValues(order));
   return { order: prefixed<OrderRow>(row!, 'order.')!, created: row!.created as boolean, breaches: row!.breaches as RiskBreach[] };
 }
@@ -112,7 +112,7 @@ export function placeOrderValues(order: NewOrder): unknown[] {
  * the transition table (IllegalTransitionError), event appended; with expectedVersion, a version
  * that moved raises ConcurrentUpdateError.
  */
-export async function changeStatusInTransaction(db: Queryable, accountId: string, orderId: number, to: OrderStatus, reason: string, options: { expectedVersion?: number; brokerOrderId?: string } = {}): Promise<OrderRow> {
+async function changeStatusInTransaction(db: Queryable, accountId: string, orderId: number, to: OrderStatus, reason: string, options: { expectedVersion?: number; brokerOrderId?: string } = {}): Promise<OrderRow> {
   const [row] = await callOrderFlow<OrderRow & Record<string, unknown>>(db, 'change_order_status', `SELECT ${orderColumns('r')} FROM execution.change_order_status($1, $2, $3, $4, $5, $6) AS r`, [
     accountId,
     orderId,

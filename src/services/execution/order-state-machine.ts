@@ -47,10 +47,6 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return ORDER_TRANSITIONS[from].includes(to);
 }
 
-export function assertTransition(orderId: number, from: OrderStatus, to: OrderStatus): void {
-  if (!canTransition(from, to)) throw new IllegalTransitionError(orderId, from, to);
-}
-
 export function isFinal(status: OrderStatus): boolean {
   return ORDER_TRANSITIONS[status].length === 0;
 }
