@@ -12,6 +12,7 @@ import { registerIngestCommand } from './commands/ingest-command.ts';
 import { registerQualityCommand } from './commands/quality-command.ts';
 import { registerSymbolsCommand } from './commands/symbols-command.ts';
 import { registerTradingCommands } from './commands/trading-commands.ts';
+import { registerBackupCommands } from './commands/backup-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -33,6 +34,7 @@ registerIngestCommand(program);
 registerBarsCommand(program);
 registerQualityCommand(program);
 registerTradingCommands(program);
+registerBackupCommands(program);
 
 /** `tradedb bars ... | head` closes the pipe early: that is the reader's choice, not an error. */
 function isClosedPipe(error: unknown): boolean {

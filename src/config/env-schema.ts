@@ -105,6 +105,10 @@ export const envSchema = z.object({
   TRADEDB_POOL_CONNECTION_TIMEOUT_MS: positiveInteger(5_000, 'milliseconds'),
   TRADEDB_STATEMENT_TIMEOUT_MS: positiveInteger(30_000, 'milliseconds'),
   ...servicePoolVariables,
+  TRADEDB_BACKUP_DIR: optionalText.transform((value) => value ?? 'backups'),
+  TRADEDB_BACKUP_KEEP_DAILY: positiveInteger(7, 'days'),
+  TRADEDB_BACKUP_KEEP_WEEKLY: positiveInteger(4, 'weeks'),
+  TRADEDB_PG_BIN: optionalText,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -137,6 +141,10 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_POOL_IDLE_TIMEOUT_MS', '10000', 'close a pooled connection idle this long'],
   ['TRADEDB_POOL_CONNECTION_TIMEOUT_MS', '5000', 'fail when no connection is free this long'],
   ['TRADEDB_STATEMENT_TIMEOUT_MS', '30000', 'server cancels statements running longer (streaming `tradedb bars` out is exempt)'],
+  ['TRADEDB_BACKUP_DIR', 'backups', 'where `tradedb backup` writes dump files and their manifests'],
+  ['TRADEDB_BACKUP_KEEP_DAILY', '7', 'retention: keep the newest backup of each of this many most recent days'],
+  ['TRADEDB_BACKUP_KEEP_WEEKLY', '4', 'retention: and the newest of each of this many most recent ISO weeks'],
+  ['TRADEDB_PG_BIN', '(PATH)', 'directory of pg_dump and pg_restore, if not on PATH'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],
   ['ALPACA_API_SECRET_KEY', '(unset)', 'its secret (never logged)'],
 ];

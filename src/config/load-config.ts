@@ -20,6 +20,14 @@ export interface Config {
     /** Unset: no Redis; cache and events run on PostgreSQL alone. */
     url?: string | undefined;
   };
+  backup: {
+    /** Absolute directory of dump files and manifests. */
+    directory: string;
+    keepDaily: number;
+    keepWeekly: number;
+    /** Where pg_dump/pg_restore are, if not on PATH. */
+    clientBinDir?: string | undefined;
+  };
   /** Where the values came from, for `tradedb config`. */
   sources: { envFile?: string | undefined };
 }
@@ -63,6 +71,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return {
     database: toDatabaseConfig(parsed.data, cwd),
     redis: { url: redisUrl(parsed.data) },
+    backup: {
+      directory: path.resolve(cwd, parsed.data.TRADEDB_BACKUP_DIR),
+      keepDaily: parsed.data.TRADEDB_BACKUP_KEEP_DAILY,
+      keepWeekly: parsed.data.TRADEDB_BACKUP_KEEP_WEEKLY,
+      clientBinDir: parsed.data.TRADEDB_PG_BIN,
+    },
     sources: { envFile: envFile && existsSync(envFile) ? envFile : undefined },
   };
 }

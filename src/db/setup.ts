@@ -25,8 +25,8 @@ export interface SetupStep {
   /** Path relative to sql/, as recorded in shared.schema_migrations. */
   script: string;
   checksum: string;
-  /** 01 runs in the maintenance database (it creates the others); the rest in the trading database. */
-  database: 'maintenance' | 'trading';
+  /** 01 runs in the maintenance database (it creates the others); orchestration/ in the orchestration database; the rest in the trading database. */
+  database: 'maintenance' | 'trading' | 'orchestration';
   /** False for scripts marked `-- tradedb:no-transaction` (CREATE DATABASE cannot run in one). */
   transactional: boolean;
   state: 'pending' | 'applied';
@@ -58,23 +58,29 @@ export function scriptVariables(config: DatabaseConfig): Record<string, string> 
   };
 }
 
-/** 01..03, then sql/migrations/NNNN_name.sql in order. */
+/** 01..03, then sql/migrations/NNNN_name.sql in order, then sql/orchestration/NNNN_name.sql in order. */
 export function setupScripts(sqlDir = SQL_DIR): Omit<SetupStep, 'state'>[] {
-  const migrationsDir = path.join(sqlDir, 'migrations');
-  const migrationFiles = existsSync(migrationsDir) ? readdirSync(migrationsDir).filter((name) => name.endsWith('.sql')).sort() : [];
-  const misnamed = migrationFiles.filter((name) => !MIGRATION_NAME.test(name));
-  if (misnamed.length > 0) {
-    throw new UserFacingError(`Migration files must be named NNNN_lower_case_name.sql; rename: ${misnamed.map((name) => `sql/migrations/${name}`).join(', ')}`);
-  }
-  return [...CORE_SCRIPTS, ...migrationFiles.map((name) => `migrations/${name}`)].map((script) => {
+  const numbered = [...numberedScripts(sqlDir, 'migrations'), ...numberedScripts(sqlDir, 'orchestration')];
+  return [...CORE_SCRIPTS, ...numbered].map((script) => {
     const file = path.join(sqlDir, script);
     return {
       script,
       checksum: scriptChecksum(file),
-      database: script.startsWith('01_') ? 'maintenance' : 'trading',
+      database: script.startsWith('01_') ? 'maintenance' : script.startsWith('orchestration/') ? 'orchestration' : 'trading',
       transactional: !NO_TRANSACTION_MARKER.test(readFileSync(file, 'utf8')),
     };
   });
+}
+
+/** `folder/NNNN_name.sql` for every .sql file of sql/<folder>, in name order; misnamed files are refused. */
+function numberedScripts(sqlDir: string, folder: string): string[] {
+  const dir = path.join(sqlDir, folder);
+  const files = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.sql')).sort() : [];
+  const misnamed = files.filter((name) => !MIGRATION_NAME.test(name));
+  if (misnamed.length > 0) {
+    throw new UserFacingError(`Migration files must be named NNNN_lower_case_name.sql; rename: ${misnamed.map((name) => `sql/${folder}/${name}`).join(', ')}`);
+  }
+  return files.map((name) => `${folder}/${name}`);
 }
 
 /**
@@ -111,6 +117,17 @@ export async function runSetup(config: DatabaseConfig, options: SetupOptions = {
         trading ??= await connectAdmin(config, config.trading.database);
         await runPsqlScript(trading, path.join(sqlDir, 'include/migration-ledger.sql'), { variables });
         await record(trading, step, stepStarted);
+      } else if (step.database === 'orchestration') {
+        // Recorded in the trading database's ledger (one ledger per installation); idempotent,
+        // so a run stopped between the two databases is simply applied again.
+        const orchestration = await connectAdmin(config, config.orchestration.database);
+        try {
+          await applyInTransaction(orchestration, step, path.join(sqlDir, step.script), variables, stepStarted, () => undefined);
+        } finally {
+          await orchestration.end();
+        }
+        trading ??= await connectAdmin(config, config.trading.database);
+        await record(trading, step, stepStarted);
       } else {
         trading ??= await connectAdmin(config, config.trading.database);
         await applyInTransaction(trading, step, path.join(sqlDir, step.script), variables, stepStarted);
@@ -129,16 +146,24 @@ export async function runSetup(config: DatabaseConfig, options: SetupOptions = {
   }
 }
 
-async function applyInTransaction(db: pg.Client, step: SetupStep, file: string, variables: Record<string, string>, started: number): Promise<void> {
+/** Runs a script in one transaction with `recordIt` (by default its ledger row in the same database). */
+async function applyInTransaction(
+  db: pg.Client,
+  step: SetupStep,
+  file: string,
+  variables: Record<string, string>,
+  started: number,
+  recordIt: () => unknown = () => record(db, step, started),
+): Promise<void> {
   if (!step.transactional) {
     await runPsqlScript(db, file, { variables });
-    await record(db, step, started);
+    await recordIt();
     return;
   }
   await db.query('BEGIN');
   try {
     await runPsqlScript(db, file, { variables });
-    await record(db, step, started);
+    await recordIt();
     await db.query('COMMIT');
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined);

@@ -18,13 +18,17 @@ function fresh(label: string): DatabaseConfig {
   return config;
 }
 
-const MIGRATIONS = readdirSync(path.join(SQL_DIR, 'migrations')).filter((name) => name.endsWith('.sql')).sort().map((name) => `migrations/${name}`);
+const numbered = (folder: string) => readdirSync(path.join(SQL_DIR, folder)).filter((name) => name.endsWith('.sql')).sort().map((name) => `${folder}/${name}`);
+/** The trading database's migrations, then the orchestration database's scripts, as setup applies them. */
+const TRADING_MIGRATIONS = numbered('migrations');
+const ORCHESTRATION_SCRIPTS = numbered('orchestration');
+const MIGRATIONS = [...TRADING_MIGRATIONS, ...ORCHESTRATION_SCRIPTS];
 
-/** Option 2, exactly as the README shows: psql -v ON_ERROR_STOP=1 -f sql/0N_....sql, the migrations in order, then 04. */
+/** Option 2, exactly as the README shows: psql -v ON_ERROR_STOP=1 -f sql/0N_....sql, the migrations in order (orchestration/ in that database), then 04. */
 async function psqlRoute(config: DatabaseConfig, scripts = ['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS, '04_verify_setup.sql']) {
   const outputs: string[] = [];
   for (const script of scripts) {
-    const database = script.startsWith('01_') ? config.server.maintenanceDatabase : config.trading.database;
+    const database = script.startsWith('01_') ? config.server.maintenanceDatabase : script.startsWith('orchestration/') ? config.orchestration.database : config.trading.database;
     const result = await runPsql(config, path.join(SQL_DIR, script), database, scriptVariables(config));
     expect(result.code, `${script}: ${result.output}`).toBe(0);
     outputs.push(result.output);
@@ -72,6 +76,7 @@ describe('Option 1 and Option 2 on an empty server', () => {
       schemaDump(viaPsql, viaPsql.orchestration.database),
       schemaDump(viaSetup, viaSetup.orchestration.database),
     ]);
+    expect(setupOrchestration).toContain('CREATE TABLE orchestration.flow_runs');
     expect(setupOrchestration).toEqual(psqlOrchestration);
   });
 
@@ -168,7 +173,7 @@ describe('tradedb setup', () => {
     writeFileSync(path.join(sqlDir, 'migrations/9001_first.sql'), "ALTER TABLE shared.system_config ADD COLUMN IF NOT EXISTS note_one text DEFAULT 'x';\n");
     const config = fresh('migrations');
     const report = await runSetup(config, { sqlDir });
-    expect(report.applied.slice(3)).toEqual([...MIGRATIONS, 'migrations/9001_first.sql', 'migrations/9002_second.sql']);
+    expect(report.applied.slice(3)).toEqual([...TRADING_MIGRATIONS, 'migrations/9001_first.sql', 'migrations/9002_second.sql', ...ORCHESTRATION_SCRIPTS]);
     expect(await ledger(config)).toContain('migrations/9002_second.sql');
     expect((await runSetup(config, { sqlDir })).applied).toEqual([]);
   });
@@ -186,7 +191,8 @@ describe('tradedb setup', () => {
     } finally {
       await admin.end();
     }
-    expect(await ledger(config)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...MIGRATIONS]);
+    // Setup stops at the failure: nothing after it (the orchestration scripts) runs either.
+    expect(await ledger(config)).toEqual(['01_create_databases.sql', '02_create_core_tables.sql', '03_create_indexes.sql', ...TRADING_MIGRATIONS]);
   });
 
   it('refuses to run when an applied script has changed, saying which and what to do', async () => {
