@@ -67,8 +67,9 @@ CREATE TABLE IF NOT EXISTS orchestration.task_runs (
 );
 CREATE INDEX IF NOT EXISTS idx_task_runs_flow_run_id ON orchestration.task_runs (flow_run_id, attempt);
 
--- Live workers: each writes its heartbeat every few seconds; one whose heartbeat stopped has died
--- (kill -9, a lost host), and its jobs are unlocked for the others.
+-- Live workers, one row per graphile-worker worker id (a process runs as many as its
+-- concurrency): each process renews its rows' heartbeat every few seconds. One whose heartbeat
+-- stopped has died (kill -9, a lost host): its jobs are unlocked for the others.
 CREATE TABLE IF NOT EXISTS orchestration.workers (
     worker_id    text PRIMARY KEY,
     hostname     text NOT NULL,

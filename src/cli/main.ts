@@ -13,6 +13,7 @@ import { registerQualityCommand } from './commands/quality-command.ts';
 import { registerSymbolsCommand } from './commands/symbols-command.ts';
 import { registerTradingCommands } from './commands/trading-commands.ts';
 import { registerBackupCommands } from './commands/backup-commands.ts';
+import { registerFlowCommands } from './commands/flow-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -35,6 +36,7 @@ registerBarsCommand(program);
 registerQualityCommand(program);
 registerTradingCommands(program);
 registerBackupCommands(program);
+registerFlowCommands(program);
 
 /** `tradedb bars ... | head` closes the pipe early: that is the reader's choice, not an error. */
 function isClosedPipe(error: unknown): boolean {

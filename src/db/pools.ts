@@ -50,7 +50,12 @@ export function createPools(config: DatabaseConfig, onError: (pool: string, erro
   const all: Record<string, pg.Pool> = { ...services, orchestration };
   // An idle client whose server connection dies emits 'error' on its pool; unhandled, it
   // would crash the process. The pool has already discarded the client.
-  for (const [name, pool] of Object.entries(all)) pool.on('error', (error) => onError(name, error));
+  // A checked-out client whose connection dies emits 'error' on itself, which would crash the
+  // process just the same: every client gets a handler as it connects.
+  for (const [name, pool] of Object.entries(all)) {
+    pool.on('error', (error) => onError(name, error));
+    pool.on('connect', (client) => client.on('error', (error) => onError(name, error)));
+  }
 
   return {
     services,

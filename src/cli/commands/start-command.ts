@@ -6,19 +6,8 @@ import { UserFacingError } from '../../db/errors.ts';
 import { DEMO_SOURCE, DEMO_SYMBOLS, loadDemoDataIfEmpty } from '../../services/data-ingestion/demo-data.ts';
 import { withDatabaseServer } from '../database-session.ts';
 import { formatSetupReport } from './setup-command.ts';
-
-/** Resolves on the first Ctrl-C or SIGTERM. */
-function shutdownRequested(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const handler = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-      resolve(signal);
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
-}
+import { startWorker } from '../../orchestration/worker.ts';
+import { waitForShutdown } from '../shutdown.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -26,8 +15,9 @@ export function registerStartCommand(program: Command): void {
     .description('bring up the database (embedded by default), apply setup, report status, and run until Ctrl-C')
     .option('--once', 'exit 0 after setup and status instead of running (CI smoke test)')
     .option('--no-demo', 'do not load the demo bars into an empty market_data')
-    .action(async (options: { once?: boolean; demo: boolean }) => {
-      await withDatabaseServer(async ({ server }) => {
+    .option('--no-worker', 'do not run the flow worker in this process (run `tradedb worker` elsewhere)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean }) => {
+      await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
         if (!report.verify?.ok) throw new UserFacingError('Setup finished but sql/04_verify_setup.sql found missing objects (listed above).');
@@ -47,9 +37,11 @@ export function registerStartCommand(program: Command): void {
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');
           if (options.once) return;
-          console.log('tradedb is running. Press Ctrl-C to stop.');
-          const signal = await shutdownRequested();
+          const worker = options.worker ? await startWorker({ database: server.config, settings: config, pools, log: (line) => console.error(line) }) : undefined;
+          console.log(`tradedb is running${worker ? ', with the flow worker (tradedb flows list)' : ''}. Press Ctrl-C to stop.`);
+          const signal = await waitForShutdown();
           console.error(`${signal} received, shutting down ...`);
+          await worker?.stop();
         } finally {
           await pools.close();
         }

@@ -1,0 +1,157 @@
+import { EventEmitter } from 'node:events';
+import { Logger, run, runMigrations, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
+import type { Config } from '../config/load-config.ts';
+import type { DatabaseConfig } from '../config/database-config.ts';
+import type { Pools } from '../db/pools.ts';
+import type { BarSource, FlowContext, FlowDefinition } from './flow-definition.ts';
+import { flowTaskIdentifier } from './flow-definition.ts';
+import { FlowRunRepository, type FlowRunRow } from './flow-run-repository.ts';
+import { cronItemsOf } from './flow-schedule.ts';
+import { DEFAULT_BAR_SOURCES, FLOWS } from './flows.ts';
+import { WorkerRegistry } from './worker-registry.ts';
+
+export interface WorkerOptions {
+  database: DatabaseConfig;
+  settings: Pick<Config, 'backup'>;
+  pools: Pools;
+  /** Default: every flow of flows.ts. */
+  flows?: FlowDefinition<any>[] | undefined;
+  barSources?: Record<string, BarSource> | undefined;
+  /** Jobs run at once by this process (default 2). Runs of one flow never overlap whatever this is. */
+  concurrency?: number | undefined;
+  /** Fire the flows' cron schedules (default true). */
+  schedule?: boolean | undefined;
+  /** How often this process renews its heartbeat (default 5 s). */
+  heartbeatMs?: number | undefined;
+  /** A worker whose heartbeat is older than this is dead: its jobs are unlocked (default 30 s). */
+  staleAfterMs?: number | undefined;
+  /** How often to look for jobs scheduled in the future or retried (default 2 s; new jobs wake it at once). */
+  pollIntervalMs?: number | undefined;
+  log?: ((line: string) => void) | undefined;
+}
+
+export interface RunningWorker {
+  /** graphile-worker ids of this process's workers. */
+  workerIds(): string[];
+  /** Finishes the jobs in flight, then stops. */
+  stop(): Promise<void>;
+}
+
+/** Installs (or upgrades) graphile-worker's schema in the orchestration database; idempotent. */
+export async function installJobQueue(pools: Pools): Promise<void> {
+  await runMigrations({ pgPool: pools.orchestration, logger: quietLogger(() => undefined) });
+}
+
+/**
+ * Runs flows as graphile-worker jobs in the orchestration database: each flow's cron schedule
+ * (with backfill of runs missed while no worker was up), jobs added by `tradedb flows run`, retries
+ * with exponential backoff. Every run, attempt and task is recorded in orchestration.flow_runs,
+ * flow_run_attempts and task_runs. Any number of workers, on any hosts, may share the database:
+ * each job runs once, and a worker that dies (its heartbeat stops) has its jobs unlocked and its
+ * attempts marked failed by the others.
+ */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const log = options.log ?? (() => undefined);
+  const flows = options.flows ?? FLOWS;
+  await installJobQueue(options.pools);
+  const registry = new WorkerRegistry(options.pools.orchestration, {
+    heartbeatMs: options.heartbeatMs ?? 5_000,
+    staleAfterMs: options.staleAfterMs ?? 30_000,
+    log,
+  });
+  const events: WorkerEvents = new EventEmitter();
+  // Jobs are locked in the name of the worker pool (and, without a local queue, of its workers).
+  events.on('pool:create', ({ workerPool }) => registry.register(workerPool.id));
+  events.on('pool:release', ({ pool }) => registry.unregister(pool.id));
+  events.on('worker:create', ({ worker }) => registry.register(worker.workerId));
+  events.on('worker:release', ({ worker }) => registry.unregister(worker.workerId));
+  await registry.start();
+
+  const taskList: TaskList = Object.fromEntries(flows.map((flow) => [flowTaskIdentifier(flow.name), flowTask(flow, options)]));
+  let runner: Runner;
+  try {
+    runner = await run({
+      pgPool: options.pools.orchestration,
+      taskList,
+      parsedCronItems: options.schedule === false ? [] : cronItemsOf(flows),
+      concurrency: options.concurrency ?? 2,
+      pollInterval: options.pollIntervalMs ?? 2_000,
+      noHandleSignals: true,
+      events,
+      logger: quietLogger(log),
+    });
+  } catch (error) {
+    await registry.stop();
+    throw error;
+  }
+  return {
+    workerIds: () => registry.ids(),
+    async stop() {
+      await runner.stop();
+      await registry.stop();
+    },
+  };
+}
+
+/** graphile-worker's own log lines, warnings and errors only (it is chatty at info). */
+function quietLogger(log: (line: string) => void): Logger {
+  return new Logger(() => (level, message) => {
+    if (level === 'error' || level === 'warning') log(`worker ${level}: ${message}`);
+  });
+}
+
+interface FlowJobPayload {
+  flowRunId?: number;
+  parameters?: Record<string, unknown>;
+  _cron?: { ts: string; backfilled: boolean };
+}
+
+/** The graphile-worker task of a flow: finds or makes its run, records the attempt, runs the flow. */
+function flowTask(flow: FlowDefinition<any>, options: WorkerOptions): Task {
+  return async (rawPayload, helpers) => {
+    const payload = (rawPayload ?? {}) as FlowJobPayload;
+    const job = helpers.job;
+    const runs = new FlowRunRepository(options.pools.orchestration);
+    let run: FlowRunRow | undefined;
+    if (payload.flowRunId !== undefined) run = await runs.get(payload.flowRunId);
+    else if (payload._cron) run = await runs.forSchedule(flow.name, new Date(payload._cron.ts), payload._cron.backfilled, payload.parameters ?? {}, job.max_attempts);
+    run ??= await runs.createManual(flow.name, payload.parameters ?? {}, job.max_attempts);
+    run = await runs.startAttempt(run.id, job.attempts, job.locked_by ?? 'unknown', job.id);
+    const attempt = job.attempts;
+    try {
+      const parameters = flow.parameters.parse(run.parameters);
+      const context: FlowContext = {
+        flowRunId: run.id,
+        attempt,
+        correlationId: run.correlationId,
+        pools: options.pools,
+        database: options.database,
+        settings: options.settings,
+        barSources: options.barSources ?? DEFAULT_BAR_SOURCES,
+        runFor: run.scheduledFor ?? new Date(),
+        async task(name, taskParameters, work) {
+          const taskId = await runs.startTask(run!.id, attempt, name, taskParameters);
+          try {
+            const result = await work();
+            await runs.endTask(taskId, { result });
+            return { result };
+          } catch (error) {
+            const message = (error as Error).message ?? String(error);
+            await runs.endTask(taskId, { error: message });
+            options.log?.(`flow ${flow.name} run ${run!.id}: task ${name} failed: ${message}`);
+            return { error: message };
+          }
+        },
+      };
+      const result = await flow.run(context, parameters);
+      await runs.complete(run.id, attempt, result);
+      options.log?.(`flow ${flow.name} run ${run.id} completed (attempt ${attempt})`);
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      await runs.fail(run.id, attempt, message, attempt >= job.max_attempts);
+      options.log?.(`flow ${flow.name} run ${run.id} attempt ${attempt} of ${job.max_attempts} failed: ${message}`);
+      throw error;
+    }
+  };
+}
+

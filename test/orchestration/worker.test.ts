@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { adminOptions } from '../../src/db/connection-options.ts';
+import { createPools, type Pools } from '../../src/db/pools.ts';
+import { FlowRunRepository } from '../../src/orchestration/flow-run-repository.ts';
+import { triggerFlow } from '../../src/orchestration/flow-trigger.ts';
+import { installJobQueue, type RunningWorker, startWorker } from '../../src/orchestration/worker.ts';
+import { TEST_FLOWS } from '../support/probe-flows.ts';
+import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../support/worker-child.ts');
+
+let db: TestDatabases;
+let pools: Pools;
+let runs: FlowRunRepository;
+const running: Array<{ worker: RunningWorker; pools: Pools }> = [];
+
+/** A worker on its own pools, as another process would have, stopped after each test. */
+async function worker(options: { staleAfterMs?: number; schedule?: boolean } = {}): Promise<RunningWorker> {
+  const ownPools = createPools(db.config, () => undefined);
+  const started = await startWorker({ database: db.config, settings: loadConfig({ env: db.env, envFile: false }), pools: ownPools, flows: TEST_FLOWS, schedule: options.schedule ?? false, heartbeatMs: 200, staleAfterMs: options.staleAfterMs ?? 30_000, pollIntervalMs: 200 });
+  running.push({ worker: started, pools: ownPools });
+  return started;
+}
+
+async function settled(runId: number): Promise<void> {
+  await waitFor(async () => ['completed', 'failed'].includes((await runs.get(runId))!.state), { timeoutMs: 40_000, intervalMs: 50 });
+}
+
+beforeAll(async () => {
+  db = await cloneTemplateDatabases('worker');
+  pools = createPools(db.config, () => undefined);
+  runs = new FlowRunRepository(pools.orchestration);
+  await installJobQueue(pools);
+});
+
+afterEach(async () => {
+  for (const { worker: each, pools: own } of running.splice(0)) {
+    await each.stop();
+    await own.close();
+  }
+});
+
+afterAll(async () => {
+  await pools?.close();
+  await db?.drop();
+});
+
+describe('the flow worker', () => {
+  it('runs a queued flow and records its run, attempt and task', async () => {
+    await worker();
+    const run = await triggerFlow(pools, 'probe', { label: 'one' }, TEST_FLOWS);
+    await settled(run.id);
+    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 1, trigger: 'manual', result: { label: 'one', attempt: 1 } });
+    expect(await runs.attempts(run.id)).toMatchObject([{ attempt: 1, state: 'completed' }]);
+    expect(await runs.tasks(run.id)).toMatchObject([{ attempt: 1, taskName: 'probe', state: 'completed' }]);
+  });
+
+  it('refuses bad parameters by name and queues nothing', async () => {
+    const before = (await runs.list({ limit: 1000 })).length;
+    await expect(triggerFlow(pools, 'probe', { label: 7, extra: true }, TEST_FLOWS)).rejects.toThrow(/--param label: .*expected string[\s\S]*--param extra \(not a parameter of this flow\)/);
+    await expect(triggerFlow(pools, 'nope', {}, TEST_FLOWS)).rejects.toThrow(/Unknown flow "nope"; flows: probe, hourly/);
+    expect((await runs.list({ limit: 1000 })).length).toBe(before);
+  });
+
+  it('retries a failing run with backoff; the run shows the failed attempt and its task', async () => {
+    await worker();
+    const run = await triggerFlow(pools, 'probe', { label: 'flaky', failAttempts: 1 }, TEST_FLOWS);
+    await settled(run.id);
+    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 2 });
+    const attempts = await runs.attempts(run.id);
+    expect(attempts.map((attempt) => [attempt.attempt, attempt.state])).toEqual([[1, 'failed'], [2, 'completed']]);
+    expect(attempts[0]!.error).toMatch(/fails attempt 1 on purpose/);
+    expect((await runs.tasks(run.id)).map((task) => [task.attempt, task.state])).toEqual([[1, 'failed'], [2, 'completed']]);
+  });
+
+  it('a run that fails every attempt ends failed', async () => {
+    await worker();
+    const run = await triggerFlow(pools, 'probe', { label: 'doomed', failAttempts: 9 }, TEST_FLOWS);
+    await settled(run.id);
+    expect(await runs.get(run.id)).toMatchObject({ state: 'failed', attempts: 3, error: expect.stringMatching(/fails attempt 3/) });
+  }, 60_000);
+
+  it('two workers: each of 30 jobs runs exactly once', async () => {
+    await worker();
+    await worker();
+    const queued = await Promise.all(Array.from({ length: 30 }, (_, index) => triggerFlow(pools, 'probe', { label: `pair-${index}` }, TEST_FLOWS)));
+    for (const run of queued) await settled(run.id);
+    for (const run of queued) {
+      expect(await runs.attempts(run.id)).toHaveLength(1);
+      expect(await runs.tasks(run.id)).toHaveLength(1);
+    }
+  });
+
+  it('a worker killed with -9 mid-job: another sees its heartbeat stop, the job is retried, the run shows the failed attempt', async () => {
+    const run = await triggerFlow(pools, 'probe', { label: 'killed', hangOnAttempt: 1 }, TEST_FLOWS);
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, ...db.env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await waitFor(async () => (await runs.attempts(run.id)).some((attempt) => attempt.state === 'running'), { timeoutMs: 30_000 });
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await worker({ staleAfterMs: 1_000 });
+    await settled(run.id);
+    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 2 });
+    const attempts = await runs.attempts(run.id);
+    expect(attempts.map((attempt) => [attempt.attempt, attempt.state])).toEqual([[1, 'failed'], [2, 'completed']]);
+    expect(attempts[0]!.error).toMatch(/stopped \(no heartbeat for over 1 s\): killed or its host lost/);
+    expect(attempts[0]!.workerId).not.toBe(attempts[1]!.workerId);
+  });
+
+  it('reconnects after its database connections are cut (as by a server restart)', async () => {
+    await worker();
+    const first = await triggerFlow(pools, 'probe', { label: 'before' }, TEST_FLOWS);
+    await settled(first.id);
+    const admin = new pg.Client(adminOptions(db.config));
+    await admin.connect();
+    try {
+      const { rows } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.config.orchestration.database]);
+      expect(rows.length).toBeGreaterThan(0);
+    } finally {
+      await admin.end();
+    }
+    const after = await triggerFlow(pools, 'probe', { label: 'after' }, TEST_FLOWS).catch(() => triggerFlow(pools, 'probe', { label: 'after' }, TEST_FLOWS));
+    await settled(after.id);
+    expect(await runs.get(after.id)).toMatchObject({ state: 'completed' });
+  });
+
+  it('backfills the scheduled runs missed while no worker was up, within the backfill window', async () => {
+    // The schedule was known a day ago and last fired ten hours ago; backfill reaches back 3 hours.
+    await pools.orchestration.query(
+      "INSERT INTO graphile_worker._private_known_crontabs (identifier, known_since, last_execution) VALUES ('hourly', now() - interval '1 day', now() - interval '10 hours')",
+    );
+    const now = Date.now();
+    const expected = [3, 2, 1].map((back) => Math.ceil((now - back * 3_600_000) / 3_600_000) * 3_600_000).filter((hour) => hour <= now).map((hour) => new Date(hour).toISOString());
+    expect(expected).toHaveLength(3);
+    await worker({ schedule: true });
+    await waitFor(async () => (await runs.list({ flowName: 'hourly', state: 'completed' })).length >= expected.length, { timeoutMs: 30_000 });
+    const backfilled = (await runs.list({ flowName: 'hourly' })).sort((a, b) => a.scheduledFor!.getTime() - b.scheduledFor!.getTime());
+    expect(backfilled.map((run) => run.scheduledFor!.toISOString())).toEqual(expected);
+    expect(backfilled.every((run) => run.trigger === 'backfill' && run.state === 'completed')).toBe(true);
+    expect(backfilled.map((run) => run.result)).toEqual(expected.map((ranFor) => ({ ranFor })));
+  });
+});
