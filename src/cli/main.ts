@@ -14,6 +14,7 @@ import { registerSymbolsCommand } from './commands/symbols-command.ts';
 import { registerTradingCommands } from './commands/trading-commands.ts';
 import { registerBackupCommands } from './commands/backup-commands.ts';
 import { registerFlowCommands } from './commands/flow-commands.ts';
+import { registerMaintenanceCommand } from './commands/maintenance-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -37,6 +38,7 @@ registerQualityCommand(program);
 registerTradingCommands(program);
 registerBackupCommands(program);
 registerFlowCommands(program);
+registerMaintenanceCommand(program);
 
 /** `tradedb bars ... | head` closes the pipe early: that is the reader's choice, not an error. */
 function isClosedPipe(error: unknown): boolean {

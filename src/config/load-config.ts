@@ -28,6 +28,11 @@ export interface Config {
     /** Where pg_dump/pg_restore are, if not on PATH. */
     clientBinDir?: string | undefined;
   };
+  maintenance: {
+    logRetentionDays: number;
+    /** Unset: intraday bars are kept forever. */
+    intradayRetentionDays?: number | undefined;
+  };
   /** Where the values came from, for `tradedb config`. */
   sources: { envFile?: string | undefined };
 }
@@ -77,6 +82,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       keepWeekly: parsed.data.TRADEDB_BACKUP_KEEP_WEEKLY,
       clientBinDir: parsed.data.TRADEDB_PG_BIN,
     },
+    maintenance: { logRetentionDays: parsed.data.TRADEDB_RETENTION_LOG_DAYS, intradayRetentionDays: parsed.data.TRADEDB_RETENTION_INTRADAY_DAYS },
     sources: { envFile: envFile && existsSync(envFile) ? envFile : undefined },
   };
 }

@@ -233,6 +233,6 @@ function assertUnchanged(scripts: Omit<SetupStep, 'state'>[], recorded: Map<stri
   if (changed.length === 0) return;
   throw new UserFacingError(
     `Refusing to set up: ${changed.map((script) => `sql/${script.script}`).join(', ')} changed after ${changed.length === 1 ? 'it was' : 'they were'} applied ` +
-      `(checksum recorded in shared.schema_migrations differs). An applied script must never change: restore it and put the change in a new sql/migrations/NNNN_name.sql.`,
+      `(checksum recorded in shared.schema_migrations differs). An applied script must never change: restore it and put the change in a new sql/migrations/NNNN_name.sql (sql/orchestration/ for the orchestration database).`,
   );
 }

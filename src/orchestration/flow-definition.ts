@@ -14,7 +14,7 @@ export interface FlowContext {
   correlationId: string;
   pools: Pools;
   database: DatabaseConfig;
-  settings: Pick<Config, 'backup'>;
+  settings: Pick<Config, 'backup' | 'maintenance'>;
   barSources: Record<string, BarSource>;
   /** When the run is for (its cron time, or now for a manual run). */
   runFor: Date;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createOwnerPool } from '../db/owner-pool.ts';
 import { takeBackup } from '../ops/backup-service.ts';
+import { runMaintenance } from '../ops/maintenance.ts';
 import { PortfolioAnalytics } from '../services/analytics/portfolio-analytics.ts';
 import { ingestBars } from '../services/data-ingestion/ingest-pipeline.ts';
 import { SymbolService } from '../services/data-ingestion/symbol-service.ts';
@@ -74,37 +75,18 @@ const weeklyBackup: FlowDefinition<{ schemas?: string[] | undefined; all?: boole
 
 const nightlyMaintenance: FlowDefinition<{ monthsAhead: number }> = {
   name: 'nightly-maintenance',
-  description: 'monthly partitions created ahead for every time-partitioned table; ANALYZE of tables whose statistics are stale',
+  description: 'partitions ahead, log retention, stale runs closed, ANALYZE where stale, pg_stat_statements snapshot, bloat and unused-index report (tradedb maintenance)',
   cron: '30 3 * * *',
   backfillHours: 24,
   maxAttempts: 3,
   parameters: z.object({ monthsAhead: z.coerce.number().int().min(1).max(24).default(3) }).strict(),
   async run(context, parameters) {
-    // Partitions and ANALYZE belong to the tables' owner, not to any service role.
+    // Partitions, retention and ANALYZE belong to the tables' owner, not to any service role.
     const owner = createOwnerPool(context.database);
     try {
-      const partitions = await context.task('create partitions', parameters, async () => {
-        const { rows } = await owner.query<{ created: number }>(
-          `SELECT coalesce(sum(shared.create_monthly_partitions(parent, (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date, $1 + 2)), 0)::int AS created
-             FROM (SELECT c.oid::regclass AS parent FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid) AS partitioned`,
-          [parameters.monthsAhead],
-        );
-        return { created: rows[0]!.created };
-      });
-      const analyzed = await context.task('analyze stale tables', {}, async () => {
-        // Stale: more rows changed since the last ANALYZE than autovacuum's own threshold would allow.
-        const { rows } = await owner.query<{ name: string }>(
-          `SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables
-            WHERE n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 1) AND schemaname <> 'public'
-            ORDER BY n_mod_since_analyze DESC`,
-        );
-        for (const { name } of rows) await owner.query(`ANALYZE ${name}`);
-        return { tables: rows.map((row) => row.name) };
-      });
-      // Both ran whatever the other did; either failing fails the run, so it is retried (both are idempotent).
-      if ('error' in partitions) throw new Error(`create partitions: ${partitions.error}`);
-      if ('error' in analyzed) throw new Error(`analyze stale tables: ${analyzed.error}`);
-      return { partitions: partitions.result, analyzed: analyzed.result };
+      const report = await context.task('maintenance', parameters, () => runMaintenance(owner, { ...context.settings.maintenance, monthsAhead: parameters.monthsAhead }));
+      if ('error' in report) throw new Error(report.error);
+      return report.result;
     } finally {
       await owner.end();
     }

@@ -12,7 +12,7 @@ import { WorkerRegistry } from './worker-registry.ts';
 
 export interface WorkerOptions {
   database: DatabaseConfig;
-  settings: Pick<Config, 'backup'>;
+  settings: Pick<Config, 'backup' | 'maintenance'>;
   pools: Pools;
   /** Default: every flow of flows.ts. */
   flows?: FlowDefinition<any>[] | undefined;
