@@ -3,9 +3,12 @@ import type { Config } from '../config/load-config.ts';
 import type { DatabaseConfig } from '../config/database-config.ts';
 import type { Pools } from '../db/pools.ts';
 import type { BarProvider } from '../services/data-ingestion/input-row.ts';
+import type { ReferenceData } from '../services/data-ingestion/reference-data.ts';
 
 /** Where a flow's bars come from: a provider for some symbols over a range. */
 export type BarSource = (request: { symbols: string[]; from: Date; to: Date }) => Promise<BarProvider>;
+/** Where a flow's company profiles, key statistics and holders come from, one symbol at a time. */
+export type ReferenceSource = (symbol: string) => Promise<ReferenceData>;
 
 /** What a running flow may use. */
 export interface FlowContext {
@@ -16,6 +19,7 @@ export interface FlowContext {
   database: DatabaseConfig;
   settings: Pick<Config, 'backup' | 'maintenance'>;
   barSources: Record<string, BarSource>;
+  referenceSources: Record<string, ReferenceSource>;
   /** When the run is for (its cron time, or now for a manual run). */
   runFor: Date;
   /**

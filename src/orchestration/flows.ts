@@ -7,7 +7,8 @@ import { ingestBars } from '../services/data-ingestion/ingest-pipeline.ts';
 import { SymbolService } from '../services/data-ingestion/symbol-service.ts';
 import { StrategyPerformance } from '../services/strategy-engine/strategy-performance.ts';
 import { AccountService } from '../services/shared/account-service.ts';
-import type { BarSource, FlowDefinition } from './flow-definition.ts';
+import type { BarSource, FlowDefinition, ReferenceSource } from './flow-definition.ts';
+import { storeReferenceData } from '../services/data-ingestion/reference-data-loader.ts';
 import { textList } from './flow-parameters.ts';
 
 const DAY_MS = 86_400_000;
@@ -23,6 +24,11 @@ export const DEFAULT_BAR_SOURCES: Record<string, BarSource> = {
     const { AlpacaProvider } = await import('../services/data-ingestion/providers/alpaca-provider.ts');
     return new AlpacaProvider({ symbols, interval: '1d', from, to });
   },
+};
+
+/** Reference-data sources by name. */
+export const DEFAULT_REFERENCE_SOURCES: Record<string, ReferenceSource> = {
+  yahoo: async (symbol) => (await import('../services/data-ingestion/providers/yahoo-reference-data.ts')).fetchYahooReferenceData(symbol),
 };
 
 const dailyIngestion: FlowDefinition<{ source: string; lookbackDays: number; symbols?: string[] | undefined }> = {
@@ -54,6 +60,29 @@ const dailyIngestion: FlowDefinition<{ source: string; lookbackDays: number; sym
       else inserted += outcome.result.inserted;
     }
     return { symbols: symbols.length, succeeded: symbols.length - failed.length, failed, inserted };
+  },
+};
+
+const weeklyReferenceData: FlowDefinition<{ source: string; symbols?: string[] | undefined }> = {
+  name: 'weekly-reference-data',
+  description: 'company info, key statistics and institutional holders of every active symbol, one task per symbol, each stored with its ingestion run',
+  cron: '0 6 * * 6',
+  backfillHours: 48,
+  maxAttempts: 3,
+  parameters: z.object({ source: z.string().default('yahoo'), symbols: textList.optional() }).strict(),
+  async run(context, parameters) {
+    const source = context.referenceSources[parameters.source];
+    if (!source) throw new Error(`source: unknown reference-data source ${JSON.stringify(parameters.source)} (known: ${Object.keys(context.referenceSources).join(', ')})`);
+    const symbols = parameters.symbols ?? (await new SymbolService(context.pools.services.data_ingestion).listActive()).map((row) => row.symbol);
+    const asOf = context.runFor.toISOString().slice(0, 10);
+    const failed: string[] = [];
+    for (const symbol of symbols) {
+      const outcome = await context.task(`reference data ${symbol}`, { symbol, source: parameters.source, asOf }, async () =>
+        storeReferenceData(context.pools.services.data_ingestion, symbol, await source(symbol), { source: parameters.source, asOf, parameters: { flowRunId: context.flowRunId } }),
+      );
+      if ('error' in outcome) failed.push(symbol);
+    }
+    return { symbols: symbols.length, succeeded: symbols.length - failed.length, failed, asOf };
   },
 };
 
@@ -122,4 +151,4 @@ const endOfDayAnalytics: FlowDefinition<{ day?: string | undefined }> = {
 };
 
 /** Every flow the worker runs, by name. */
-export const FLOWS: FlowDefinition<any>[] = [dailyIngestion, weeklyBackup, nightlyMaintenance, endOfDayAnalytics];
+export const FLOWS: FlowDefinition<any>[] = [dailyIngestion, weeklyReferenceData, weeklyBackup, nightlyMaintenance, endOfDayAnalytics];

@@ -3,11 +3,11 @@ import { Logger, run, runMigrations, type Runner, type Task, type TaskList, type
 import type { Config } from '../config/load-config.ts';
 import type { DatabaseConfig } from '../config/database-config.ts';
 import type { Pools } from '../db/pools.ts';
-import type { BarSource, FlowContext, FlowDefinition } from './flow-definition.ts';
+import type { BarSource, FlowContext, FlowDefinition, ReferenceSource } from './flow-definition.ts';
 import { flowTaskIdentifier } from './flow-definition.ts';
 import { FlowRunRepository, type FlowRunRow } from './flow-run-repository.ts';
 import { cronItemsOf } from './flow-schedule.ts';
-import { DEFAULT_BAR_SOURCES, FLOWS } from './flows.ts';
+import { DEFAULT_BAR_SOURCES, DEFAULT_REFERENCE_SOURCES, FLOWS } from './flows.ts';
 import { WorkerRegistry } from './worker-registry.ts';
 
 export interface WorkerOptions {
@@ -17,6 +17,7 @@ export interface WorkerOptions {
   /** Default: every flow of flows.ts. */
   flows?: FlowDefinition<any>[] | undefined;
   barSources?: Record<string, BarSource> | undefined;
+  referenceSources?: Record<string, ReferenceSource> | undefined;
   /** Jobs run at once by this process (default 2). Runs of one flow never overlap whatever this is. */
   concurrency?: number | undefined;
   /** Fire the flows' cron schedules (default true). */
@@ -128,6 +129,7 @@ function flowTask(flow: FlowDefinition<any>, options: WorkerOptions): Task {
         database: options.database,
         settings: options.settings,
         barSources: options.barSources ?? DEFAULT_BAR_SOURCES,
+        referenceSources: options.referenceSources ?? DEFAULT_REFERENCE_SOURCES,
         runFor: run.scheduledFor ?? new Date(),
         async task(name, taskParameters, work) {
           const taskId = await runs.startTask(run!.id, attempt, name, taskParameters);

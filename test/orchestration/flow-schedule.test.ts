@@ -13,6 +13,10 @@ describe('flow schedules (UTC)', () => {
     expect(iso(nextRuns(findFlow('daily-ingestion').cron!, friday, 6))).toEqual(['2026-11-30T22:15', '2026-12-01T22:15', '2026-12-02T22:15', '2026-12-03T22:15', '2026-12-04T22:15', '2026-12-07T22:15']);
   });
 
+  it('reference data is refreshed on Saturday at 06:00', () => {
+    expect(iso(nextRuns(findFlow('weekly-reference-data').cron!, friday, 2))).toEqual(['2026-11-28T06:00', '2026-12-05T06:00']);
+  });
+
   it('the weekly backup runs on Sunday at 04:00', () => {
     expect(iso(nextRuns(findFlow('weekly-backup').cron!, friday, 3))).toEqual(['2026-11-29T04:00', '2026-12-06T04:00', '2026-12-13T04:00']);
   });

@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { manifestPathOf } from '../../src/ops/backup-manifest.ts';
 import { createPools, type Pools } from '../../src/db/pools.ts';
 import { connectAdmin } from '../../src/db/setup.ts';
-import type { BarSource } from '../../src/orchestration/flow-definition.ts';
+import type { BarSource, ReferenceSource } from '../../src/orchestration/flow-definition.ts';
+import { KEY_STATISTIC_COLUMNS, type ReferenceData } from '../../src/services/data-ingestion/reference-data.ts';
 import { FlowRunRepository } from '../../src/orchestration/flow-run-repository.ts';
 import { triggerFlow } from '../../src/orchestration/flow-trigger.ts';
 import { type RunningWorker, startWorker } from '../../src/orchestration/worker.ts';
@@ -29,6 +30,19 @@ const testSource: BarSource = async ({ symbols, to }) => {
   return memoryProvider(symbols.flatMap((symbol) => [dailyBar(symbol, day(2)), dailyBar(symbol, day(1))]), 'test');
 };
 
+/** A profile, a statistics snapshot and two holders per symbol; BAD fails. */
+const testReferenceSource: ReferenceSource = async (symbol) => {
+  if (symbol === 'BAD') throw new Error('BAD: no such quote');
+  return {
+    company: { name: `${symbol} Corp`, sector: 'Tech', industry: null, country: null, website: null, description: null, employees: 10, marketCap: '1000000' },
+    statistics: { ...Object.fromEntries(Object.keys(KEY_STATISTIC_COLUMNS).map((name) => [name, null])), peRatio: '12.5' } as NonNullable<ReferenceData['statistics']>,
+    holders: [
+      { reportDate: '2026-09-30', holder: 'Fund A', shares: '100', value: '1000', pctHeld: '0.01' },
+      { reportDate: '2026-09-30', holder: 'Fund B', shares: '50', value: null, pctHeld: null },
+    ],
+  };
+};
+
 async function runToEnd(name: string, parameters: Record<string, unknown>) {
   const run = await triggerFlow(pools, name, parameters);
   await waitFor(async () => ['completed', 'failed'].includes((await runs.get(run.id))!.state), { timeoutMs: 60_000, intervalMs: 50 });
@@ -43,7 +57,7 @@ beforeAll(async () => {
   await admin.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('AAA'), ('BAD'), ('CCC')");
   await admin.query("INSERT INTO shared.accounts (account_id, name, starting_cash) VALUES ('eod-1', 'End of day', 1000)");
   const settings = loadConfig({ env: { ...db.env, TRADEDB_BACKUP_DIR: backupDir }, envFile: false });
-  worker = await startWorker({ database: db.config, settings, pools, schedule: false, barSources: { test: testSource }, pollIntervalMs: 200, heartbeatMs: 500 });
+  worker = await startWorker({ database: db.config, settings, pools, schedule: false, barSources: { test: testSource }, referenceSources: { test: testReferenceSource }, pollIntervalMs: 200, heartbeatMs: 500 });
 });
 
 afterAll(async () => {
@@ -65,6 +79,22 @@ describe('the flows, run by the worker', () => {
 
     const again = await runToEnd('daily-ingestion', { source: 'test', symbols: 'AAA,CCC' });
     expect(again.run.result).toMatchObject({ symbols: 2, succeeded: 2, failed: [], inserted: 0 });
+  });
+
+  it('weekly reference data: profile, statistics and holders per symbol with their run; a rerun replaces, never duplicates', async () => {
+    for (let round = 0; round < 2; round += 1) {
+      const { run, tasks } = await runToEnd('weekly-reference-data', { source: 'test' });
+      expect(run.result).toMatchObject({ symbols: 3, succeeded: 2, failed: ['BAD'] });
+      expect(tasks.filter((task) => task.attempt === 1).map((task) => task.state)).toEqual(['completed', 'failed', 'completed']);
+    }
+    const counts = (await admin.query(
+      `SELECT (SELECT count(*)::int FROM data_ingestion.company_info) AS companies, (SELECT count(*)::int FROM data_ingestion.key_statistics) AS statistics,
+              (SELECT count(*)::int FROM data_ingestion.institutional_holders) AS holders,
+              (SELECT count(*)::int FROM data_ingestion.institutional_holders h JOIN data_ingestion.ingestion_runs r ON r.id = h.ingestion_run_id WHERE r.status = 'succeeded') AS traced`,
+    )).rows[0];
+    expect(counts).toEqual({ companies: 2, statistics: 2, holders: 4, traced: 4 });
+    const { rows } = await admin.query("SELECT pe_ratio::text FROM data_ingestion.key_statistics WHERE symbol = 'AAA'");
+    expect(rows).toEqual([{ pe_ratio: '12.50000000' }]);
   });
 
   it('end-of-day analytics: strategy performance and each active account summarized at the day end', async () => {
