@@ -7,6 +7,7 @@ import { takeBackup } from '../../ops/backup-service.ts';
 import { DEFAULT_BACKUP_SCHEMAS, type BackupProgress } from '../../ops/backup.ts';
 import { restoreBackup, verifyBackup } from '../../ops/restore.ts';
 import { withServicePools } from '../database-session.ts';
+import { abortOnInterrupt } from '../shutdown.ts';
 import { formatTable } from '../output-table.ts';
 
 /** Megabytes with one decimal, for people. */
@@ -32,25 +33,6 @@ function backupProgressBar(enabled: boolean): { update(progress: BackupProgress)
   };
 }
 
-/** Aborts on the first Ctrl-C (the dump is stopped and its partial file removed); a second quits at once. */
-function abortOnInterrupt(): { signal: AbortSignal; release(): void } {
-  const abort = new AbortController();
-  const interrupt = () => {
-    if (abort.signal.aborted) process.exit(130);
-    console.error('\nInterrupted: stopping pg_dump and removing the partial file (Ctrl-C again to quit at once) ...');
-    abort.abort();
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
-  return {
-    signal: abort.signal,
-    release: () => {
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
-    },
-  };
-}
-
 /** `tradedb backup`, `backup verify`, `backups`, `restore`. */
 export function registerBackupCommands(program: Command): void {
   const backup = program
@@ -64,7 +46,7 @@ export function registerBackupCommands(program: Command): void {
       if (options.all && options.schemas) throw new UserFacingError('--all and --schemas exclude each other: --all already takes every schema.');
       const schemas = options.schemas?.split(',').map((schema) => schema.trim()).filter(Boolean);
       if (options.schemas !== undefined && !schemas?.length) throw new UserFacingError('--schemas: give at least one schema name, e.g. --schemas data_ingestion,analytics');
-      const interrupt = abortOnInterrupt();
+      const interrupt = abortOnInterrupt('stopping pg_dump and removing the partial file');
       const bar = backupProgressBar(!options.json);
       try {
         const taken = await withServicePools((pools, session) =>

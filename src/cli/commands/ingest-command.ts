@@ -8,6 +8,7 @@ import { CsvProvider } from '../../services/data-ingestion/providers/csv-provide
 import { JsonlProvider } from '../../services/data-ingestion/providers/jsonl-provider.ts';
 import { SyntheticProvider } from '../../services/data-ingestion/providers/synthetic-provider.ts';
 import { withServicePools } from '../database-session.ts';
+import { abortOnInterrupt } from '../shutdown.ts';
 import { formatIngestSummary, type IngestProgress, startIngestProgress } from '../ingest-progress.ts';
 import { parseColumnMap, parseInstant, parseInterval, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
 
@@ -62,13 +63,7 @@ function requireReadableFile(file: string): void {
 
 /** Runs one ingest through the data_ingestion pool with progress, Ctrl-C handling and a summary. */
 async function runIngest(provider: BarProvider, options: CommonOptions, extra: { parameters: Record<string, unknown>; total?: number; createSymbols?: boolean }): Promise<void> {
-  const abort = new AbortController();
-  const interrupt = () => {
-    if (abort.signal.aborted) process.exit(130);
-    console.error('\nInterrupted: finishing the batch in flight (Ctrl-C again to quit at once) ...');
-    abort.abort();
-  };
-  process.on('SIGINT', interrupt);
+  const interrupt = abortOnInterrupt('finishing the batch in flight');
   let progress: IngestProgress | undefined;
   try {
     const summary = await withServicePools((pools) => {
@@ -81,7 +76,7 @@ async function runIngest(provider: BarProvider, options: CommonOptions, extra: {
         createSymbols: extra.createSymbols ?? options.createSymbols,
         batchSize: options.batchSize,
         parameters: extra.parameters,
-        signal: abort.signal,
+        signal: interrupt.signal,
         onRowsRead: (count) => progress?.rowsRead(count),
       });
     });
@@ -93,7 +88,7 @@ async function runIngest(provider: BarProvider, options: CommonOptions, extra: {
     process.exitCode = exitCodeOf(summary);
   } finally {
     progress?.stop();
-    process.off('SIGINT', interrupt);
+    interrupt.release();
   }
 }
 
