@@ -90,7 +90,10 @@ export async function verifyBackup(config: DatabaseConfig, file: string, options
     let actual: Awaited<ReturnType<typeof fingerprintTables>>;
     try {
       await restored.query(FINGERPRINT_SETTINGS);
-      actual = await fingerprintTables(restored, await tablesOf(restored, manifest.schemas));
+      await restored.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const methods = Object.fromEntries(Object.entries(manifest.tables).map(([table, fingerprint]) => [table, fingerprint.method]));
+      actual = await fingerprintTables(restored, await tablesOf(restored, manifest.schemas), methods);
+      await restored.query('COMMIT');
     } finally {
       await restored.end();
     }

@@ -1,11 +1,15 @@
 import { quoteIdentifier } from '../db/psql-script.ts';
 import type { Queryable } from '../db/queryable.ts';
 
+/** How a table's rows were hashed: `record` by each column type's own hash function (hash_record_extended, the cheap way), `text` by the row's text (for tables with a column type that has no hash function, e.g. json). */
+export type FingerprintMethod = 'record' | 'text';
+
 /** What a table held: its row count and an order-independent checksum of its rows. */
 export interface TableFingerprint {
   rows: number;
-  /** Sum of a 64-bit hash of each row's text, as a decimal string. */
+  /** Sum of a 64-bit hash of each row, as a decimal string. */
   checksum: string;
+  method: FingerprintMethod;
 }
 
 /**
@@ -36,19 +40,38 @@ export async function countDataTables(db: Queryable, schemas: string[]): Promise
 }
 
 /**
- * Counts and checksums each table, in `db`'s current snapshot. One sequential scan per table,
- * no sort: a row's text hashed with hashtextextended, summed as numeric (no overflow).
+ * Counts and checksums each table, in `db`'s current snapshot: one sequential scan per table, no
+ * sort, each row hashed (hash_record_extended; the same functions hash partitioning relies on to
+ * stay stable across versions) and the hashes summed as numeric (no overflow). `methods` fixes the
+ * method per table (verification uses the manifest's); otherwise `record` is tried first, inside a
+ * savepoint (so `db` must be in a transaction), and `text` taken where a column type has no hash.
  */
-export async function fingerprintTables(db: Queryable, tables: string[], onTable?: (table: string) => void): Promise<Record<string, TableFingerprint>> {
+export async function fingerprintTables(db: Queryable, tables: string[], methods?: Record<string, FingerprintMethod>): Promise<Record<string, TableFingerprint>> {
   const result: Record<string, TableFingerprint> = {};
   for (const table of tables) {
-    const [schema, name] = table.split('.') as [string, string];
-    const { rows } = await db.query<{ rows: string; checksum: string }>(
-      `SELECT count(*) AS rows, coalesce(sum(hashtextextended(t::text, 0)), 0)::text AS checksum FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)} AS t`,
-    );
-    result[table] = { rows: Number(rows[0]!.rows), checksum: rows[0]!.checksum };
-    onTable?.(table);
+    const fixed = methods?.[table];
+    if (fixed) {
+      result[table] = await fingerprint(db, table, fixed);
+      continue;
+    }
+    await db.query('SAVEPOINT fingerprint');
+    try {
+      result[table] = await fingerprint(db, table, 'record');
+      await db.query('RELEASE SAVEPOINT fingerprint');
+    } catch {
+      // A column type without a hash function (json, point, ...): hash the row's text instead.
+      await db.query('ROLLBACK TO SAVEPOINT fingerprint');
+      result[table] = await fingerprint(db, table, 'text');
+    }
   }
   return result;
 }
 
+async function fingerprint(db: Queryable, table: string, method: FingerprintMethod): Promise<TableFingerprint> {
+  const [schema, name] = table.split('.') as [string, string];
+  const hash = method === 'record' ? 'hash_record_extended(t, 0)' : 'hashtextextended(t::text, 0)';
+  const { rows } = await db.query<{ rows: string; checksum: string }>(
+    `SELECT count(*) AS rows, coalesce(sum(${hash}), 0)::text AS checksum FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)} AS t`,
+  );
+  return { rows: Number(rows[0]!.rows), checksum: rows[0]!.checksum, method };
+}

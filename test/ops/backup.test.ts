@@ -154,6 +154,20 @@ describe('tradedb backup and restore', () => {
     expect(readManifest(file).file).toBe(path.basename(file));
   });
 
+  it('checksums rows by their columns\' hash functions, and by their text where a column type has none (json, point)', async () => {
+    await admin.query(`SET ROLE "${db.config.trading.owner.user}"`);
+    await admin.query("CREATE TABLE shared.odd_types (id int PRIMARY KEY, doc json, spot point); INSERT INTO shared.odd_types VALUES (1, '{\"a\": 1}', '(1,2)'), (2, '[]', '(3,4)'); RESET ROLE");
+    try {
+      const backupSettings = settings();
+      const { manifests } = await takeBackup(db.config, backupSettings, pools.orchestration, { schemas: ['shared'] });
+      expect(manifests[0]!.tables['shared.odd_types']).toMatchObject({ rows: 2, method: 'text' });
+      expect(manifests[0]!.tables['shared.accounts']).toMatchObject({ rows: 1, method: 'record' });
+      expect(await verifyBackup(db.config, path.join(backupSettings.directory, manifests[0]!.file))).toMatchObject({ ok: true, differences: [] });
+    } finally {
+      await admin.query('DROP TABLE shared.odd_types');
+    }
+  });
+
   it('refuses a schema that does not exist, naming it, and writes nothing', async () => {
     const backupSettings = settings();
     await expect(takeBackup(db.config, backupSettings, pools.orchestration, { schemas: ['data_ingestion', 'nope'] })).rejects.toThrow(/--schemas: nope is not a schema of/);
