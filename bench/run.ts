@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, (flags: string[]) => Promise<void>> = {
   setup: async () => (await import('./setup-bench.ts')).runSetupBenchmark(),
   ingest: async (flags) => (await import('./ingest-bench.ts')).runIngestBenchmark(flags),
   'order-flow': async (flags) => (await import('./order-flow-bench.ts')).runOrderFlowBenchmark(flags),
+  backup: async (flags) => (await import('./backup-bench.ts')).runBackupBenchmark(flags),
 };
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
