@@ -26,12 +26,12 @@ export interface ClientToolInfo {
 export async function findClientTool(tool: ClientTool, serverMajor: number, binDir?: string, searchDirs = defaultSearchDirs()): Promise<ClientToolInfo> {
   const candidates = [...(binDir ? [binDir] : []), ...searchDirs].map((dir) => path.join(dir, tool)).filter((candidate) => existsSync(candidate));
   const found: ClientToolInfo[] = [];
+  // In order, stopping at the first that will do: each look costs a process start.
   for (const candidate of new Set(candidates)) {
     const info = await describe(tool, candidate);
+    if (info && info.major >= serverMajor) return info;
     if (info) found.push(info);
   }
-  const usable = found.find((info) => info.major >= serverMajor);
-  if (usable) return usable;
   const pkg = `postgresql-client-${serverMajor}`;
   if (found.length === 0) {
     throw new UserFacingError(
