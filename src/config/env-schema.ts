@@ -109,6 +109,8 @@ export const envSchema = z.object({
   TRADEDB_BACKUP_KEEP_DAILY: positiveInteger(7, 'days'),
   TRADEDB_BACKUP_KEEP_WEEKLY: positiveInteger(4, 'weeks'),
   TRADEDB_PG_BIN: optionalText,
+  TRADEDB_WORKER_CONCURRENCY: positiveInteger(2, 'jobs'),
+  TRADEDB_WORKER_STALE_SECONDS: positiveInteger(30, 'seconds'),
   TRADEDB_RETENTION_LOG_DAYS: positiveInteger(30, 'days'),
   TRADEDB_RETENTION_INTRADAY_DAYS: optionalPositiveInteger('days'),
 });
@@ -147,6 +149,8 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_BACKUP_KEEP_DAILY', '7', 'retention: keep the newest backup of each of this many most recent days'],
   ['TRADEDB_BACKUP_KEEP_WEEKLY', '4', 'retention: and the newest of each of this many most recent ISO weeks'],
   ['TRADEDB_PG_BIN', '(PATH)', 'directory of pg_dump and pg_restore, if not on PATH'],
+  ['TRADEDB_WORKER_CONCURRENCY', '2', 'flow jobs one worker process runs at once'],
+  ['TRADEDB_WORKER_STALE_SECONDS', '30', 'a worker silent this long is taken for dead: its jobs go to the others'],
   ['TRADEDB_RETENTION_LOG_DAYS', '30', 'maintenance drops a log partition once its month ended this many days ago'],
   ['TRADEDB_RETENTION_INTRADAY_DAYS', '(unset: keep)', 'maintenance deletes intraday bars (1m-1h) older than this; daily bars are never deleted'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],

@@ -28,6 +28,10 @@ export interface Config {
     /** Where pg_dump/pg_restore are, if not on PATH. */
     clientBinDir?: string | undefined;
   };
+  worker: {
+    concurrency: number;
+    staleAfterMs: number;
+  };
   maintenance: {
     logRetentionDays: number;
     /** Unset: intraday bars are kept forever. */
@@ -82,6 +86,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       keepWeekly: parsed.data.TRADEDB_BACKUP_KEEP_WEEKLY,
       clientBinDir: parsed.data.TRADEDB_PG_BIN,
     },
+    worker: { concurrency: parsed.data.TRADEDB_WORKER_CONCURRENCY, staleAfterMs: parsed.data.TRADEDB_WORKER_STALE_SECONDS * 1000 },
     maintenance: { logRetentionDays: parsed.data.TRADEDB_RETENTION_LOG_DAYS, intradayRetentionDays: parsed.data.TRADEDB_RETENTION_INTRADAY_DAYS },
     sources: { envFile: envFile && existsSync(envFile) ? envFile : undefined },
   };

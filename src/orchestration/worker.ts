@@ -38,6 +38,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/** The worker options that come from configuration (TRADEDB_WORKER_*, backup and maintenance settings). */
+export function workerSettings(config: Config): Pick<WorkerOptions, 'settings' | 'concurrency' | 'staleAfterMs'> {
+  return { settings: config, concurrency: config.worker.concurrency, staleAfterMs: config.worker.staleAfterMs };
+}
+
 /** Installs (or upgrades) graphile-worker's schema in the orchestration database; idempotent. */
 export async function installJobQueue(pools: Pools): Promise<void> {
   await runMigrations({ pgPool: pools.orchestration, logger: quietLogger(() => undefined) });

@@ -9,6 +9,7 @@ import { createPools, type Pools } from '../../src/db/pools.ts';
 import { FlowRunRepository } from '../../src/orchestration/flow-run-repository.ts';
 import { triggerFlow } from '../../src/orchestration/flow-trigger.ts';
 import { installJobQueue, type RunningWorker, startWorker } from '../../src/orchestration/worker.ts';
+import { collectOrchestrationStatus, formatOrchestrationStatus } from '../../src/orchestration/orchestration-status.ts';
 import { TEST_FLOWS } from '../support/probe-flows.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -59,6 +60,16 @@ describe('the flow worker', () => {
     expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 1, trigger: 'manual', result: { label: 'one', attempt: 1 } });
     expect(await runs.attempts(run.id)).toMatchObject([{ attempt: 1, state: 'completed' }]);
     expect(await runs.tasks(run.id)).toMatchObject([{ attempt: 1, taskName: 'probe', state: 'completed' }]);
+  });
+
+  it('status shows the live workers with a fresh heartbeat, and the queue', async () => {
+    const running = await worker();
+    await waitFor(async () => (await collectOrchestrationStatus(pools.orchestration)).workers.length >= running.workerIds().length);
+    const status = await collectOrchestrationStatus(pools.orchestration);
+    expect(status.workers.map((row) => row.workerId).sort()).toEqual(running.workerIds().sort());
+    expect(status.workers.every((row) => row.heartbeatAgeSeconds <= 5 && row.pid === process.pid)).toBe(true);
+    expect(status.jobs).toEqual({ waiting: expect.any(Number), locked: expect.any(Number), failedFinally: expect.any(Number) });
+    expect(formatOrchestrationStatus(status)).toMatch(/^Workers +\S+:\d+ /);
   });
 
   it('refuses bad parameters by name and queues nothing', async () => {

@@ -4,7 +4,7 @@ import { FlowRunRepository, type FlowRunRow, type FlowRunState } from '../../orc
 import { nextRuns } from '../../orchestration/flow-schedule.ts';
 import { findFlow, parseParameterPairs, triggerFlow } from '../../orchestration/flow-trigger.ts';
 import { FLOWS } from '../../orchestration/flows.ts';
-import { startWorker } from '../../orchestration/worker.ts';
+import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
 import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
@@ -31,11 +31,18 @@ export function registerFlowCommands(program: Command): void {
   program
     .command('worker')
     .description('run only a worker: scheduled flows and queued runs from the orchestration database, until Ctrl-C; more workers on other hosts may join')
-    .option('--concurrency <n>', 'jobs at once in this process', parseWholeNumber, 2)
+    .option('--concurrency <n>', 'jobs at once in this process (default TRADEDB_WORKER_CONCURRENCY, 2)', parseWholeNumber)
     .option('--no-schedule', 'run queued jobs only; leave the cron schedules to other workers')
-    .action(async (options: { concurrency: number; schedule: boolean }) => {
+    .action(async (options: { concurrency?: number; schedule: boolean }) => {
       await withServicePools(async (pools, session) => {
-        const worker = await startWorker({ database: session.server.config, settings: session.config, pools, concurrency: options.concurrency, schedule: options.schedule, log: (line) => console.error(line) });
+        const worker = await startWorker({
+          ...workerSettings(session.config),
+          database: session.server.config,
+          pools,
+          concurrency: options.concurrency ?? session.config.worker.concurrency,
+          schedule: options.schedule,
+          log: (line) => console.error(line),
+        });
         console.log(`worker running (${worker.workerIds().join(', ') || 'starting'}); flows: ${FLOWS.map((flow) => flow.name).join(', ')}. Ctrl-C stops it after the jobs in flight.`);
         const signal = await waitForShutdown();
         console.error(`${signal} received: finishing the jobs in flight ...`);

@@ -6,7 +6,7 @@ import { UserFacingError } from '../../db/errors.ts';
 import { DEMO_SOURCE, DEMO_SYMBOLS, loadDemoDataIfEmpty } from '../../services/data-ingestion/demo-data.ts';
 import { withDatabaseServer } from '../database-session.ts';
 import { formatSetupReport } from './setup-command.ts';
-import { startWorker } from '../../orchestration/worker.ts';
+import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
 
 export function registerStartCommand(program: Command): void {
@@ -37,7 +37,7 @@ export function registerStartCommand(program: Command): void {
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');
           if (options.once) return;
-          const worker = options.worker ? await startWorker({ database: server.config, settings: config, pools, log: (line) => console.error(line) }) : undefined;
+          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools, log: (line) => console.error(line) }) : undefined;
           console.log(`tradedb is running${worker ? ', with the flow worker (tradedb flows list)' : ''}. Press Ctrl-C to stop.`);
           const signal = await waitForShutdown();
           console.error(`${signal} received, shutting down ...`);
