@@ -39,6 +39,25 @@ export async function triggerFlow(pools: Pools, name: string, parameters: Record
   });
 }
 
+/**
+ * Cancels a run that has not started (or waits for its next attempt): its job is deleted from the
+ * queue and the run marked cancelled, in one transaction. A run a worker holds right now cannot be
+ * cancelled mid-way (its job is locked), nor a finished one; both are refused with the reason.
+ */
+export async function cancelFlowRun(pools: Pools, runId: number): Promise<FlowRunRow> {
+  return withTransaction(pools.orchestration, async (client) => {
+    const runs = new FlowRunRepository(client);
+    const { rows } = await client.query<{ state: string; job_id: string | null }>('SELECT state, job_id::text FROM orchestration.flow_runs WHERE id = $1 FOR UPDATE', [runId]);
+    const run = rows[0];
+    if (!run) throw new UserFacingError(`No flow run ${runId}: see tradedb flows runs.`);
+    if (!['scheduled', 'retrying'].includes(run.state)) throw new UserFacingError(`Flow run ${runId} is ${run.state}; only a scheduled or retrying run can be cancelled.`);
+    const deleted = run.job_id === null ? 0 : (await client.query('SELECT 1 FROM graphile_worker.complete_jobs(ARRAY[$1::bigint])', [run.job_id])).rowCount;
+    if (run.job_id !== null && deleted === 0) throw new UserFacingError(`Flow run ${runId} has just been picked up by a worker; it cannot be cancelled mid-way.`);
+    await client.query("UPDATE orchestration.flow_runs SET state = 'cancelled', ended_at = now(), error = coalesce(error, 'cancelled by hand') WHERE id = $1", [runId]);
+    return (await runs.get(runId))!;
+  });
+}
+
 function describePath(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')} (not a parameter of this flow)`;
   return issue.path.join('.') || '(parameters)';

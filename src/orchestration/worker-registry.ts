@@ -11,6 +11,8 @@ import { FlowRunRepository } from './flow-run-repository.ts';
  */
 export class WorkerRegistry {
   private readonly own = new Set<string>();
+  /** Every id this process ever had, so that stop() removes them all (a heartbeat in flight may re-insert a released one). */
+  private readonly everOwned = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private utils: WorkerUtils | undefined;
   private beating: Promise<void> = Promise.resolve();
@@ -31,6 +33,7 @@ export class WorkerRegistry {
 
   register(workerId: string): void {
     this.own.add(workerId);
+    this.everOwned.add(workerId);
     this.pool
       .query(
         `INSERT INTO orchestration.workers (worker_id, hostname, pid) VALUES ($1, $2, $3)
@@ -40,9 +43,9 @@ export class WorkerRegistry {
       .catch((error: Error) => this.options.log(`worker registration: ${error.message} (the next heartbeat retries)`));
   }
 
+  /** Stops renewing `workerId`; its row goes when the registry stops. */
   unregister(workerId: string): void {
     this.own.delete(workerId);
-    this.pool.query('DELETE FROM orchestration.workers WHERE worker_id = $1', [workerId]).catch(() => undefined);
   }
 
   ids(): string[] {
@@ -52,7 +55,11 @@ export class WorkerRegistry {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.beating;
-    if (this.own.size > 0) await this.pool.query('DELETE FROM orchestration.workers WHERE worker_id = ANY($1)', [[...this.own]]).catch(() => undefined);
+    if (this.everOwned.size > 0) {
+      await this.pool
+        .query('DELETE FROM orchestration.workers WHERE worker_id = ANY($1)', [[...this.everOwned]])
+        .catch((error: Error) => this.options.log(`worker rows not removed (${error.message}); other workers will sweep them as dead`));
+    }
     await this.utils?.release();
   }
 

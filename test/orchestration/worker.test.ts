@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { adminOptions } from '../../src/db/connection-options.ts';
 import { createPools, type Pools } from '../../src/db/pools.ts';
 import { FlowRunRepository } from '../../src/orchestration/flow-run-repository.ts';
-import { triggerFlow } from '../../src/orchestration/flow-trigger.ts';
+import { cancelFlowRun, triggerFlow } from '../../src/orchestration/flow-trigger.ts';
 import { installJobQueue, type RunningWorker, startWorker } from '../../src/orchestration/worker.ts';
 import { collectOrchestrationStatus, formatOrchestrationStatus } from '../../src/orchestration/orchestration-status.ts';
 import { TEST_FLOWS } from '../support/probe-flows.ts';
@@ -70,6 +70,19 @@ describe('the flow worker', () => {
     expect(status.workers.every((row) => row.heartbeatAgeSeconds <= 5 && row.pid === process.pid)).toBe(true);
     expect(status.jobs).toEqual({ waiting: expect.any(Number), locked: expect.any(Number), failedFinally: expect.any(Number) });
     expect(formatOrchestrationStatus(status)).toMatch(/^Workers +\S+:\d+ /);
+  });
+
+  it('cancels a waiting run: its job leaves the queue and no worker runs it; a finished run cannot be cancelled', async () => {
+    const waiting = await triggerFlow(pools, 'probe', { label: 'cancel-me' }, TEST_FLOWS);
+    expect(await cancelFlowRun(pools, waiting.id)).toMatchObject({ state: 'cancelled', error: 'cancelled by hand' });
+    expect((await pools.orchestration.query('SELECT 1 FROM graphile_worker.jobs WHERE id = (SELECT job_id FROM orchestration.flow_runs WHERE id = $1)', [waiting.id])).rowCount).toBe(0);
+    const after = await triggerFlow(pools, 'probe', { label: 'runs' }, TEST_FLOWS);
+    await worker();
+    await settled(after.id);
+    expect(await runs.get(waiting.id)).toMatchObject({ state: 'cancelled', attempts: 0 });
+    expect(await runs.attempts(waiting.id)).toEqual([]);
+    await expect(cancelFlowRun(pools, after.id)).rejects.toThrow(/is completed; only a scheduled or retrying run can be cancelled/);
+    await expect(cancelFlowRun(pools, 999_999)).rejects.toThrow(/No flow run 999999/);
   });
 
   it('refuses bad parameters by name and queues nothing', async () => {

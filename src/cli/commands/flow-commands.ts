@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { UserFacingError } from '../../db/errors.ts';
 import { FlowRunRepository, type FlowRunRow, type FlowRunState } from '../../orchestration/flow-run-repository.ts';
 import { nextRuns } from '../../orchestration/flow-schedule.ts';
-import { findFlow, parseParameterPairs, triggerFlow } from '../../orchestration/flow-trigger.ts';
+import { cancelFlowRun, findFlow, parseParameterPairs, triggerFlow } from '../../orchestration/flow-trigger.ts';
 import { FLOWS } from '../../orchestration/flows.ts';
 import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
@@ -26,7 +26,7 @@ function runLine(run: FlowRunRow): string[] {
   ];
 }
 
-/** `tradedb worker` and `tradedb flows list|run|runs|show`. */
+/** `tradedb worker` and `tradedb flows list|run|cancel|runs|show`. */
 export function registerFlowCommands(program: Command): void {
   program
     .command('worker')
@@ -87,6 +87,14 @@ export function registerFlowCommands(program: Command): void {
       const run = await withServicePools((pools) => triggerFlow(pools, name, parseParameterPairs(options.param)));
       if (options.json) console.log(JSON.stringify(run, null, 2));
       else console.log(`queued run ${run.id} of ${name} (parameters ${JSON.stringify(run.parameters)}); follow it with: tradedb flows show ${run.id}`);
+    });
+
+  flows
+    .command('cancel <id>')
+    .description('cancel a run that is waiting (scheduled, or retrying before its next attempt)')
+    .action(async (id: string) => {
+      const run = await withServicePools((pools) => cancelFlowRun(pools, parseWholeNumber(id)));
+      console.log(`cancelled run ${run.id} of ${run.flowName}`);
     });
 
   flows
