@@ -43,6 +43,19 @@ export class WorkerRegistry {
       .catch((error: Error) => this.options.log(`worker registration: ${error.message} (the next heartbeat retries)`));
   }
 
+  /**
+   * Makes sure `workerId` has its row before its job is recorded as running: the row written at
+   * pool creation is asynchronous, and a worker killed before it lands would hold its job unseen.
+   */
+  async ensure(workerId: string): Promise<void> {
+    if (!this.own.has(workerId)) this.register(workerId);
+    await this.pool.query(
+      `INSERT INTO orchestration.workers (worker_id, hostname, pid) VALUES ($1, $2, $3)
+       ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now()`,
+      [workerId, os.hostname(), process.pid],
+    );
+  }
+
   /** Stops renewing `workerId`; its row goes when the registry stops. */
   unregister(workerId: string): void {
     this.own.delete(workerId);
@@ -74,10 +87,18 @@ export class WorkerRegistry {
     await this.sweep();
   }
 
-  /** Unlocks the jobs of dead workers and fails their attempts; their rows go. */
+  /**
+   * Unlocks the jobs of dead workers and fails their attempts; their rows go. Dead: a heartbeat
+   * older than the threshold, or a lock that old held by an id no worker ever registered.
+   */
   private async sweep(): Promise<void> {
     const { rows } = await this.pool.query<{ worker_id: string }>(
-      `SELECT worker_id FROM orchestration.workers WHERE heartbeat_at < now() - make_interval(secs => $1 / 1000.0) AND NOT worker_id = ANY($2)`,
+      `SELECT worker_id FROM orchestration.workers
+        WHERE heartbeat_at < now() - make_interval(secs => $1 / 1000.0) AND NOT worker_id = ANY($2)
+       UNION
+       SELECT DISTINCT j.locked_by FROM graphile_worker.jobs j
+        WHERE j.locked_by IS NOT NULL AND j.locked_at < now() - make_interval(secs => $1 / 1000.0)
+          AND NOT j.locked_by = ANY($2) AND NOT EXISTS (SELECT FROM orchestration.workers w WHERE w.worker_id = j.locked_by)`,
       [this.options.staleAfterMs, [...this.own]],
     );
     if (rows.length === 0) return;

@@ -73,7 +73,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   events.on('worker:release', ({ worker }) => registry.unregister(worker.workerId));
   await registry.start();
 
-  const taskList: TaskList = Object.fromEntries(flows.map((flow) => [flowTaskIdentifier(flow.name), flowTask(flow, options)]));
+  const taskList: TaskList = Object.fromEntries(flows.map((flow) => [flowTaskIdentifier(flow.name), flowTask(flow, options, registry)]));
   let runner: Runner;
   try {
     runner = await run({
@@ -113,7 +113,7 @@ interface FlowJobPayload {
 }
 
 /** The graphile-worker task of a flow: finds or makes its run, records the attempt, runs the flow. */
-function flowTask(flow: FlowDefinition<any>, options: WorkerOptions): Task {
+function flowTask(flow: FlowDefinition<any>, options: WorkerOptions, registry: WorkerRegistry): Task {
   return async (rawPayload, helpers) => {
     const payload = (rawPayload ?? {}) as FlowJobPayload;
     const job = helpers.job;
@@ -122,7 +122,9 @@ function flowTask(flow: FlowDefinition<any>, options: WorkerOptions): Task {
     if (payload.flowRunId !== undefined) run = await runs.get(payload.flowRunId);
     else if (payload._cron) run = await runs.forSchedule(flow.name, new Date(payload._cron.ts), payload._cron.backfilled, payload.parameters ?? {}, job.max_attempts);
     run ??= await runs.createManual(flow.name, payload.parameters ?? {}, job.max_attempts);
-    run = await runs.startAttempt(run.id, job.attempts, job.locked_by ?? 'unknown', job.id);
+    const workerId = job.locked_by ?? 'unknown';
+    await registry.ensure(workerId);
+    run = await runs.startAttempt(run.id, job.attempts, workerId, job.id);
     const attempt = job.attempts;
     try {
       const parameters = flow.parameters.parse(run.parameters);

@@ -140,6 +140,14 @@ describe('the flow worker', () => {
     expect(attempts[0]!.workerId).not.toBe(attempts[1]!.workerId);
   });
 
+  it('a job locked by a worker that never registered (killed before its row landed) is unlocked too', async () => {
+    const run = await triggerFlow(pools, 'probe', { label: 'ghost' }, TEST_FLOWS);
+    await pools.orchestration.query("UPDATE graphile_worker._private_jobs SET locked_by = 'pool-ghost', locked_at = now() - interval '1 minute', attempts = 1 WHERE id = (SELECT job_id FROM orchestration.flow_runs WHERE id = $1)", [run.id]);
+    await worker({ staleAfterMs: 1_000 });
+    await settled(run.id);
+    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 2 });
+  });
+
   it('reconnects after its database connections are cut (as by a server restart)', async () => {
     await worker();
     const first = await triggerFlow(pools, 'probe', { label: 'before' }, TEST_FLOWS);
