@@ -95,7 +95,9 @@ async function dumpDatabase(config: DatabaseConfig, role: RoleCredentials, datab
     await snapshotHolder.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snapshot = (await snapshotHolder.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
     // A whole database is dumped as such (pg_dump then handles `public` and extensions itself).
-    const selection = requested === 'all' ? [] : [...schemas.map((schema) => `--schema=${schema}`), ...extensions.map((name) => `--extension=${name}`)];
+    // Names double-quoted: pg_dump reads them as patterns, which would fold case and expand * and ?.
+    const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+    const selection = requested === 'all' ? [] : [...schemas.map((schema) => `--schema=${quoted(schema)}`), ...extensions.map((name) => `--extension=${quoted(name)}`)];
     const args = ['--format=custom', `--snapshot=${snapshot}`, `--file=${partial}`, '--verbose', ...selection];
     const [fingerprints] = await Promise.all([
       fingerprintTables(snapshotHolder, tables),
