@@ -4,3 +4,8 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<Reado
   const widths = header.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   return cells.map((row) => row.map((cell, column) => (cell ?? '').padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
+
+/** Bytes as megabytes with one decimal, for people. */
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

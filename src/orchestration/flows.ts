@@ -7,7 +7,7 @@ import { ingestBars } from '../services/data-ingestion/ingest-pipeline.ts';
 import { SymbolService } from '../services/data-ingestion/symbol-service.ts';
 import { StrategyPerformance } from '../services/strategy-engine/strategy-performance.ts';
 import { AccountService } from '../services/shared/account-service.ts';
-import type { BarSource, FlowDefinition, ReferenceSource } from './flow-definition.ts';
+import type { BarSource, FlowContext, FlowDefinition, ReferenceSource } from './flow-definition.ts';
 import { storeReferenceData } from '../services/data-ingestion/reference-data-loader.ts';
 import { textList } from './flow-parameters.ts';
 
@@ -25,6 +25,11 @@ export const DEFAULT_BAR_SOURCES: Record<string, BarSource> = {
     return new AlpacaProvider({ symbols, interval: '1d', from, to });
   },
 };
+
+/** Every active symbol (SymbolService), for the flows that work symbol by symbol. */
+async function activeSymbols(context: FlowContext): Promise<string[]> {
+  return (await new SymbolService(context.pools.services.data_ingestion).listActive()).map((row) => row.symbol);
+}
 
 /** Reference-data sources by name. */
 export const DEFAULT_REFERENCE_SOURCES: Record<string, ReferenceSource> = {
@@ -45,7 +50,7 @@ const dailyIngestion: FlowDefinition<{ source: string; lookbackDays: number; sym
   async run(context, parameters) {
     const source = context.barSources[parameters.source];
     if (!source) throw new Error(`source: unknown bar source ${JSON.stringify(parameters.source)} (known: ${Object.keys(context.barSources).join(', ')})`);
-    const symbols = parameters.symbols ?? (await new SymbolService(context.pools.services.data_ingestion).listActive()).map((row) => row.symbol);
+    const symbols = parameters.symbols ?? (await activeSymbols(context));
     const to = context.runFor;
     const from = new Date(to.getTime() - parameters.lookbackDays * DAY_MS);
     const failed: string[] = [];
@@ -73,7 +78,7 @@ const weeklyReferenceData: FlowDefinition<{ source: string; symbols?: string[] |
   async run(context, parameters) {
     const source = context.referenceSources[parameters.source];
     if (!source) throw new Error(`source: unknown reference-data source ${JSON.stringify(parameters.source)} (known: ${Object.keys(context.referenceSources).join(', ')})`);
-    const symbols = parameters.symbols ?? (await new SymbolService(context.pools.services.data_ingestion).listActive()).map((row) => row.symbol);
+    const symbols = parameters.symbols ?? (await activeSymbols(context));
     const asOf = context.runFor.toISOString().slice(0, 10);
     const failed: string[] = [];
     for (const symbol of symbols) {

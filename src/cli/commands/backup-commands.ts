@@ -8,12 +8,7 @@ import { DEFAULT_BACKUP_SCHEMAS, type BackupProgress } from '../../ops/backup.ts
 import { restoreBackup, verifyBackup } from '../../ops/restore.ts';
 import { withServicePools } from '../database-session.ts';
 import { abortOnInterrupt } from '../shutdown.ts';
-import { formatTable } from '../output-table.ts';
-
-/** Megabytes with one decimal, for people. */
-function megabytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
+import { formatTable, megabytes } from '../output-table.ts';
 
 /** A bar of tables dumped on a terminal; nothing when stderr is not one or JSON was asked for. */
 function backupProgressBar(enabled: boolean): { update(progress: BackupProgress): void; stop(): void } {

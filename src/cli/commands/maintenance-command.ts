@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { createOwnerPool } from '../../db/owner-pool.ts';
 import { type MaintenanceReport, runMaintenance } from '../../ops/maintenance.ts';
 import { withServicePools } from '../database-session.ts';
-import { formatTable } from '../output-table.ts';
+import { formatTable, megabytes } from '../output-table.ts';
 import { parseWholeNumber } from '../option-parsers.ts';
-
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 function formatReport(report: MaintenanceReport): string {
   const verb = (done: string, would: string) => (report.dryRun ? would : done);
@@ -19,8 +17,8 @@ function formatReport(report: MaintenanceReport): string {
     'snapshotRows' in report.queryStats ? `pg_stat_statements: ${report.queryStats.snapshotRows} top queries ${verb('snapshotted into logging.query_stat_snapshots', 'to snapshot')}` : `pg_stat_statements: ${report.queryStats.unavailable}`,
   ];
   if (report.bloat.length > 0) lines.push('', 'bloat (dead rows over 20 %):', formatTable(['TABLE', 'LIVE', 'DEAD', 'DEAD SHARE'], report.bloat.map((row) => [row.table, String(row.liveRows), String(row.deadRows), `${(row.deadShare * 100).toFixed(0)} %`])));
-  if (report.unusedIndexes.length > 0) lines.push('', 'indexes never scanned since statistics were reset (candidates, not verdicts):', formatTable(['INDEX', 'TABLE', 'SIZE'], report.unusedIndexes.map((row) => [row.index, row.table, mb(row.bytes)])));
-  lines.push('', 'largest tables:', formatTable(['TABLE', 'TABLE SIZE', 'INDEX SIZE'], report.largestTables.map((row) => [row.table, mb(row.tableBytes), mb(row.indexBytes)])));
+  if (report.unusedIndexes.length > 0) lines.push('', 'indexes never scanned since statistics were reset (candidates, not verdicts):', formatTable(['INDEX', 'TABLE', 'SIZE'], report.unusedIndexes.map((row) => [row.index, row.table, megabytes(row.bytes)])));
+  lines.push('', 'largest tables:', formatTable(['TABLE', 'TABLE SIZE', 'INDEX SIZE'], report.largestTables.map((row) => [row.table, megabytes(row.tableBytes), megabytes(row.indexBytes)])));
   return lines.join('\n');
 }
 

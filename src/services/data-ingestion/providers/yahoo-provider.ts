@@ -168,7 +168,7 @@ export function createYahooClient(
   fetchImpl: typeof fetch,
   onLog: (level: LibraryLogLevel, message: string) => void,
   signal?: AbortSignal,
-): YahooChartClient {
+) {
   const screenedFetch: typeof fetch = async (input, init) => {
     const response = await fetchImpl(input, signal ? { ...init, signal } : init);
     if (response.ok) return response;
@@ -216,7 +216,8 @@ function isNodeVersionWarning(message: string): boolean {
   return message.includes('Unsupported environment') && message.includes('Requires Node');
 }
 
-function defaultLibraryLog(level: LibraryLogLevel, message: string): void {
+/** yahoo-finance2's warnings and errors on stderr; its chatter dropped. */
+export function defaultLibraryLog(level: LibraryLogLevel, message: string): void {
   if (level === 'warn' || level === 'error') console.warn(`yahoo-finance2 ${level}: ${message}`);
 }
 

@@ -67,7 +67,8 @@ export function referenceDataFromYahoo(summary: QuoteSummaryResult): ReferenceDa
 
 /** Fetches and maps one symbol's reference data from Yahoo Finance (needs internet). */
 export async function fetchYahooReferenceData(symbol: string): Promise<ReferenceData> {
-  const { default: YahooFinance } = await import('yahoo-finance2');
-  const yahoo = new YahooFinance({ suppressNotices: ['yahooSurvey'], versionCheck: false });
+  // The chart provider's client: the same screening of failed HTTP answers and the same logging.
+  const { createYahooClient, defaultLibraryLog } = await import('./yahoo-provider.ts');
+  const yahoo = createYahooClient(globalThis.fetch, defaultLibraryLog);
   return referenceDataFromYahoo(await yahoo.quoteSummary(symbol, { modules: [...YAHOO_REFERENCE_MODULES] }));
 }
