@@ -19,6 +19,16 @@ export interface Config {
   redis: {
     /** Unset: no Redis; cache and events run on PostgreSQL alone. */
     url?: string | undefined;
+    /** Prefix of every key and channel. */
+    prefix: string;
+  };
+  events: {
+    /** Published outbox rows are kept this long (so an emptied Redis can be refilled). */
+    retentionMs: number;
+    /** Approximate length each Redis stream is trimmed to. */
+    streamMaxLength: number;
+    /** Handler failures on one event before it goes to the dead-letter stream. */
+    maxAttempts: number;
   };
   backup: {
     /** Absolute directory of dump files and manifests. */
@@ -79,7 +89,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   return {
     database: toDatabaseConfig(parsed.data, cwd),
-    redis: { url: redisUrl(parsed.data) },
+    redis: { url: redisUrl(parsed.data), prefix: parsed.data.TRADEDB_REDIS_PREFIX },
+    events: {
+      retentionMs: parsed.data.TRADEDB_EVENT_RETENTION_HOURS * 3_600_000,
+      streamMaxLength: parsed.data.TRADEDB_STREAM_MAXLEN,
+      maxAttempts: parsed.data.TRADEDB_EVENT_MAX_ATTEMPTS,
+    },
     backup: {
       directory: path.resolve(cwd, parsed.data.TRADEDB_BACKUP_DIR),
       keepDaily: parsed.data.TRADEDB_BACKUP_KEEP_DAILY,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
 import type { ConnectionSource, Queryable } from './queryable.ts';
+import { correlationSettings } from '../shared/correlation.ts';
 
 export interface TransactionOptions {
   /** Default 'read committed'. Use 'serializable' where a race must be impossible. */
@@ -34,6 +35,9 @@ export async function withTransaction<T>(
     let broken = false;
     try {
       await client.query(begin);
+      // The outbox triggers stamp events with the transaction's correlation (shared/correlation.ts).
+      const correlation = correlationSettings();
+      if (correlation) await client.query(correlation.text, correlation.values);
       const result = await work(client, attempt);
       await client.query('COMMIT');
       return result;
@@ -53,7 +57,13 @@ export async function withTransaction<T>(
  * as withTransaction's work is.
  */
 export function statementTransactions(pool: pg.Pool, options: Omit<TransactionOptions, 'isolationLevel' | 'readOnly'> = {}): Queryable {
-  return { query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) => retryingConflicts(() => pool.query(textOrConfig as string, values), options) } as Queryable;
+  return {
+    query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) =>
+      // With a correlation in progress the statement needs a transaction to carry it: three more round trips.
+      correlationSettings()
+        ? withTransaction(pool, (client) => client.query(textOrConfig as string, values), options)
+        : retryingConflicts(() => pool.query(textOrConfig as string, values), options),
+  } as Queryable;
 }
 
 /** Runs `attempt` until it succeeds, retrying 40001/40P01 after a jittered backoff; errors leave typed. */

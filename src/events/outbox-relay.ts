@@ -1,0 +1,180 @@
+import type pg from 'pg';
+import { listenForNotifications, type NotificationListener } from '../db/notification-listener.ts';
+import { withTransaction } from '../db/transaction.ts';
+import { envelopeFromRow, OUTBOX_COLUMNS, type OutboxRow } from './event-envelope.ts';
+import type { ClaimedEvent, StreamSink } from './stream-sink.ts';
+import { Wakeup } from './wakeup.ts';
+
+export interface OutboxRelayOptions {
+  /** The owner role's pool (the relay reads and marks the outbox, which no service role may). */
+  pool: pg.Pool;
+  sink: StreamSink;
+  /** Published rows are deleted after this long (processed-event marks after twice as long). */
+  retentionMs: number;
+  /** Rows per batch; default 500. */
+  batchSize?: number;
+  /** Looks for work this often even without a notification; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Prunes this often; default 60 s. */
+  pruneIntervalMs?: number;
+  onError?: (error: unknown) => void;
+  /** Runs after the sink has the batch and before the rows are marked sent (tests crash here). */
+  afterPublish?: (events: ClaimedEvent[]) => Promise<void> | void;
+}
+
+export interface RelayStats {
+  published: number;
+  batches: number;
+  replayed: number;
+  errors: number;
+}
+
+/** Several relays may run; one publishes the PostgreSQL stream at a time. */
+const POSTGRES_STREAM_LOCK = "hashtext('tradedb.outbox-relay.postgres-stream')";
+
+/**
+ * Moves outbox rows to the sink. Woken by the outbox trigger's NOTIFY, with polling as a safety
+ * net. For Redis, rows are taken lane by lane: a relay owns a lane for one batch by locking its
+ * row (FOR UPDATE SKIP LOCKED), so relays run side by side and one aggregate's events (one lane)
+ * go out in order. Rows are marked sent in the transaction that claimed them, after the sink
+ * has them: a relay that dies in between leaves them pending, and they are sent again.
+ */
+export class OutboxRelay {
+  readonly stats: RelayStats = { published: 0, batches: 0, replayed: 0, errors: 0 };
+  private listener: NotificationListener | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly wakeup = new Wakeup();
+  /** Backoff after an error is cut short by stop() only, not by new events. */
+  private readonly stopping = new Wakeup();
+  private lastPrune = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  /** Starts relaying in the background until stop(). */
+  async start(): Promise<void> {
+    this.listener = await listenForNotifications(this.options.pool, 'tradedb_outbox', () => this.notify(), this.options.onError);
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.notify();
+    this.stopping.wake();
+    await this.running;
+    await this.listener?.close();
+  }
+
+  /**
+   * Publishes one batch. `sent` counts the rows sent; `progressed` is false when there was
+   * nothing to do (or every lane with work was another relay's).
+   */
+  async relayOnce(): Promise<{ sent: number; progressed: boolean }> {
+    const { sink } = this.options;
+    const identity = await sink.identity();
+    const batch = await withTransaction(this.options.pool, (client) =>
+      sink.kind === 'redis' ? this.relayLane(client, identity) : this.relayPostgresStream(client, identity),
+    );
+    if (batch.sent > 0) {
+      this.stats.published += batch.sent;
+      this.stats.batches += 1;
+    }
+    return batch;
+  }
+
+  /** Deletes published rows and processed-event marks past retention. */
+  async prune(): Promise<void> {
+    const retention = `${Math.ceil(this.options.retentionMs / 1000)} seconds`;
+    await this.options.pool.query('DELETE FROM shared.event_outbox WHERE published_at < now() - $1::interval', [retention]);
+    await this.options.pool.query("DELETE FROM shared.processed_events WHERE processed_at < now() - 2 * $1::interval", [retention]);
+    await this.options.pool.query("DELETE FROM shared.event_consumer_failures WHERE last_failed_at < now() - 2 * $1::interval", [retention]);
+  }
+
+  private async relayLane(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
+    const lanes = await client.query<{ lane: number; sink: string | null }>(
+      `SELECT lane, sink FROM shared.outbox_lanes l
+        WHERE l.sink IS DISTINCT FROM $1
+           OR EXISTS (SELECT FROM shared.event_outbox o WHERE o.lane = l.lane AND o.published_at IS NULL)
+        ORDER BY served_at
+        LIMIT 1
+          FOR UPDATE SKIP LOCKED`,
+      [identity],
+    );
+    const lane = lanes.rows[0];
+    if (!lane) return { sent: 0, progressed: false };
+    if (lane.sink !== identity) await this.replay(client, [lane.lane], identity);
+    const sent = await this.claimAndPublish(client, identity, lane.lane);
+    await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = $1', [lane.lane, identity]);
+    return { sent, progressed: true };
+  }
+
+  private async relayPostgresStream(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
+    const lock = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${POSTGRES_STREAM_LOCK}) AS locked`);
+    if (!lock.rows[0]!.locked) return { sent: 0, progressed: false };
+    const switched = await client.query<{ lane: number }>(
+      'UPDATE shared.outbox_lanes SET sink = $1, served_at = clock_timestamp() WHERE sink IS DISTINCT FROM $1 RETURNING lane',
+      [identity],
+    );
+    if (switched.rows.length > 0) await this.replay(client, switched.rows.map((row) => row.lane), identity);
+    const sent = await this.claimAndPublish(client, identity);
+    return { sent, progressed: sent > 0 };
+  }
+
+  /** Rows a previous sink had are pending again (the new sink lacks them). */
+  private async replay(client: pg.PoolClient, lanes: number[], identity: string): Promise<void> {
+    const result = await client.query(
+      `UPDATE shared.event_outbox SET published_at = NULL, published_to = NULL, stream_seq = NULL
+        WHERE lane = ANY($1::smallint[]) AND published_at IS NOT NULL AND published_to <> $2`,
+      [lanes, identity],
+    );
+    this.stats.replayed += result.rowCount ?? 0;
+  }
+
+  /** Claims up to a batch of pending rows (of one lane, if given), publishes and marks them; returns how many. */
+  private async claimAndPublish(client: pg.PoolClient, identity: string, lane?: number): Promise<number> {
+    const claimed = await client.query<OutboxRow & { id: string }>(
+      `SELECT id, ${OUTBOX_COLUMNS} FROM shared.event_outbox
+        WHERE published_at IS NULL AND ($2::smallint IS NULL OR lane = $2)
+        ORDER BY id
+        LIMIT $1
+          FOR UPDATE SKIP LOCKED`,
+      [this.options.batchSize ?? 500, lane ?? null],
+    );
+    if (claimed.rows.length === 0) return 0;
+    const events = claimed.rows.map((row): ClaimedEvent => ({ outboxId: row.id, envelope: envelopeFromRow(row) }));
+    await this.options.sink.publish(client, events, identity);
+    await this.options.afterPublish?.(events);
+    await client.query('UPDATE shared.event_outbox SET published_at = now(), published_to = $2 WHERE event_id = ANY($1::uuid[])', [
+      events.map((event) => event.envelope.eventId),
+      identity,
+    ]);
+    return events.length;
+  }
+
+  private notify(): void {
+    this.wakeup.wake();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if ((await this.relayOnce()).progressed) {
+          failures = 0;
+          continue;
+        }
+        failures = 0;
+        if (Date.now() - this.lastPrune >= (this.options.pruneIntervalMs ?? 60_000)) {
+          this.lastPrune = Date.now();
+          await this.prune();
+        }
+        await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000);
+      } catch (error) {
+        this.stats.errors += 1;
+        this.options.onError?.(error);
+        failures += 1;
+        await this.stopping.wait(Math.min(50 * 2 ** failures, 2_000));
+      }
+    }
+  }
+}

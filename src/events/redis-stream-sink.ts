@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { SinkChangedError, type ClaimedEvent, type StreamSink } from './stream-sink.ts';
+import type { StreamNames } from './stream-names.ts';
+
+/**
+ * Publishes to one Redis stream per topic (XADD, trimmed with MAXLEN ~) and the topic's pub/sub
+ * channel, in one MULTI. The sink's identity is a random id kept in Redis (SET NX): a Redis that
+ * restarted empty has none, gets a new one, and the relay refills it from the retained outbox.
+ */
+export class RedisStreamSink implements StreamSink {
+  readonly kind = 'redis';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: StreamNames,
+    private readonly maxLength: number,
+  ) {}
+
+  async identity(): Promise<string> {
+    const results = await this.redis.multi().set(this.names.sinkId, randomUUID(), 'NX').get(this.names.sinkId).exec();
+    return `redis:${String(checked(results)[1])}`;
+  }
+
+  async publish(_client: unknown, events: ClaimedEvent[], identity: string): Promise<void> {
+    const transaction = this.redis.multi().get(this.names.sinkId);
+    for (const { envelope } of events) {
+      const json = JSON.stringify(envelope);
+      transaction.xadd(this.names.stream(envelope.topic), 'MAXLEN', '~', this.maxLength, '*', 'event', json);
+      transaction.publish(this.names.channel(envelope.topic), json);
+    }
+    const results = checked(await transaction.exec());
+    const found = `redis:${String(results[0])}`;
+    if (found !== identity) throw new SinkChangedError(identity, found);
+  }
+}
+
+/** EXEC's per-command results, or the first command error thrown. */
+function checked(results: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!results) throw new Error('Redis transaction was discarded');
+  for (const [error] of results) if (error) throw error;
+  return results.map(([, value]) => value);
+}

@@ -1,0 +1,30 @@
+/**
+ * A loop's pause that a notification can cut short: wait(ms) returns after `ms` or at the next
+ * wake(), whichever is first; a wake() while the loop was busy makes the next wait() return at
+ * once, so no notification is slept through.
+ */
+export class Wakeup {
+  private pending = false;
+  private resolveWait: (() => void) | undefined;
+
+  wake(): void {
+    this.pending = true;
+    this.resolveWait?.();
+  }
+
+  async wait(ms: number): Promise<void> {
+    if (!this.pending) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        const self = this;
+        this.resolveWait = done;
+        function done(): void {
+          clearTimeout(timer);
+          self.resolveWait = undefined;
+          resolve();
+        }
+      });
+    }
+    this.pending = false;
+  }
+}

@@ -1,0 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * The correlation id of the work in progress, carried through async calls: a signal's order,
+ * its fill, the events they publish, the consumers that handle them and every log line on the
+ * way share one id. The causation id is the event that caused the current work, if any.
+ */
+export interface CorrelationContext {
+  correlationId: string;
+  causationId?: string | undefined;
+}
+
+const storage = new AsyncLocalStorage<CorrelationContext>();
+
+/** Runs `work` with this correlation (a new id when none is given). */
+export function withCorrelation<T>(context: Partial<CorrelationContext>, work: () => T): T {
+  return storage.run({ correlationId: context.correlationId ?? randomUUID(), causationId: context.causationId }, work);
+}
+
+/** The correlation of the work in progress, if any. */
+export function currentCorrelation(): CorrelationContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * The SQL that hands the current correlation to the transaction, so that the outbox triggers
+ * stamp their events with it: `SELECT set_config(...)` with the values, or undefined when
+ * there is no correlation in progress.
+ */
+export function correlationSettings(): { text: string; values: string[] } | undefined {
+  const context = storage.getStore();
+  if (!context) return undefined;
+  return {
+    text: "SELECT set_config('tradedb.correlation_id', $1, true), set_config('tradedb.causation_id', $2, true)",
+    values: [context.correlationId, context.causationId ?? ''],
+  };
+}

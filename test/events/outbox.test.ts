@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withTransaction } from '../../src/db/transaction.ts';
+import { withCorrelation } from '../../src/shared/correlation.ts';
+import { EVENT_CATALOG, isEventType } from '../../src/events/event-catalog.ts';
+import { envelopeFromRow, InvalidEventError, OUTBOX_COLUMNS, validatePayload, type OutboxRow } from '../../src/events/event-envelope.ts';
+import { publishEvent } from '../../src/events/event-publisher.ts';
+import { executeOrder } from '../../src/services/execution/order-execution.ts';
+import { OrderService } from '../../src/services/execution/order-service.ts';
+import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
+
+let trading: TradingDatabase;
+
+beforeAll(async () => {
+  trading = await openTradingDatabase('outbox', { accounts: ['acct-o'], symbols: ['OUTB'] });
+});
+afterAll(() => trading?.close());
+
+async function outbox(): Promise<OutboxRow[]> {
+  return (await trading.admin.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM shared.event_outbox ORDER BY id`)).rows;
+}
+
+it('the order flow writes its events in its own transaction, each matching the catalogue', async () => {
+  await trading.admin.query('TRUNCATE shared.event_outbox');
+  await withCorrelation({ correlationId: 'corr-flow-1' }, () =>
+    executeOrder(trading.pool, { accountId: 'acct-o', symbol: 'OUTB', side: 'buy', quantity: '10' }, { brokerFillId: 'o-1', quantity: '10', price: '12.5' }),
+  );
+  const orders = new OrderService(trading.pool);
+  const { order } = await orders.place({ accountId: 'acct-o', symbol: 'OUTB', side: 'sell', quantity: '3', orderType: 'limit', limitPrice: '20' });
+  await orders.cancel('acct-o', order.id);
+
+  const rows = await outbox();
+  expect(rows.map((row) => row.event_type)).toEqual(['order.placed', 'position.changed', 'trade.executed', 'order.placed', 'order.updated']);
+  for (const row of rows) {
+    expect(isEventType(row.event_type)).toBe(true);
+    expect(() => validatePayload(row.event_type, row.payload)).not.toThrow();
+    expect(row.topic).toBe(EVENT_CATALOG[row.event_type as keyof typeof EVENT_CATALOG].topic);
+  }
+  const [placed, position, trade] = rows.map(envelopeFromRow);
+  expect(placed!.payload).toMatchObject({ accountId: 'acct-o', status: 'filled', filledQuantity: '10', averageFillPrice: '12.5' });
+  expect(position!.payload).toMatchObject({ quantity: '10', averageCost: '12.5' });
+  expect(position!.aggregate).toEqual({ type: 'position', id: 'acct-o/OUTB', version: 2 });
+  expect(trade!.payload).toMatchObject({ brokerFillId: 'o-1', price: '12.5' });
+  // The correlation of the work reached the rows the triggers wrote.
+  expect(rows.slice(0, 3).map((row) => row.correlation_id)).toEqual(['corr-flow-1', 'corr-flow-1', 'corr-flow-1']);
+  expect(envelopeFromRow(rows[4]!).payload).toMatchObject({ fromStatus: 'pending', status: 'cancelled' });
+});
+
+it('a rolled-back change leaves no event', async () => {
+  await trading.admin.query('TRUNCATE shared.event_outbox');
+  await expect(
+    withTransaction(trading.pool, async (tx) => {
+      await tx.query("SELECT shared.act_for_account('acct-o')");
+      await tx.query("INSERT INTO execution.orders (account_id, client_order_id, symbol, side, order_type, quantity) VALUES ('acct-o', 'rb-1', 'OUTB', 'buy', 'market', 1)");
+      throw new Error('changed my mind');
+    }),
+  ).rejects.toThrow('changed my mind');
+  expect(await outbox()).toEqual([]);
+});
+
+it('risk breaches, signals, finished ingestion runs and configuration changes are events too', async () => {
+  await trading.admin.query('TRUNCATE shared.event_outbox');
+  const strategy = (await trading.admin.query<{ id: number }>("INSERT INTO strategy_engine.strategies (name) VALUES ('outbox-test') RETURNING id")).rows[0]!.id;
+  await trading.admin.query("INSERT INTO strategy_engine.strategy_signals (strategy_id, symbol, signal_type, strength) VALUES ($1, 'OUTB', 'buy', 0.5)", [strategy]);
+  await trading.admin.query("INSERT INTO risk_management.risk_events (account_id, event_type, severity, detail) VALUES ('acct-o', 'max_order_notional', 'warning', 'too big')");
+  const run = (await trading.admin.query<{ id: number }>("INSERT INTO data_ingestion.ingestion_runs (source, interval) VALUES ('csv', '1d') RETURNING id")).rows[0]!.id;
+  await trading.admin.query("UPDATE data_ingestion.ingestion_runs SET rows_read = 5 WHERE id = $1", [run]);
+  await trading.admin.query("UPDATE data_ingestion.ingestion_runs SET status = 'succeeded', finished_at = now() WHERE id = $1", [run]);
+  await trading.admin.query(`INSERT INTO shared.system_config (key, value) VALUES ('outbox.test', '{"on": true}')`);
+
+  const rows = await outbox();
+  expect(rows.map((row) => row.event_type)).toEqual(['signal.generated', 'risk.breached', 'ingestion.run_finished', 'config.changed']);
+  for (const row of rows) expect(() => validatePayload(row.event_type, row.payload)).not.toThrow();
+  expect(rows[2]!.payload).toMatchObject({ runId: Number(run), status: 'succeeded', rowsRead: 5 });
+});
+
+it('publishEvent checks the payload, names the bad field and writes nothing; a repeated event id is stored once', async () => {
+  await trading.admin.query('TRUNCATE shared.event_outbox');
+  const bad = publishEvent(trading.pools.services.logging, {
+    type: 'backup.completed',
+    aggregate: { type: 'backup', id: 'f1' },
+    payload: { file: 'f1', database: 'trading_system', schemas: ['analytics'], sizeBytes: -1, durationMs: 5 },
+  });
+  await expect(bad).rejects.toBeInstanceOf(InvalidEventError);
+  await expect(bad).rejects.toMatchObject({ field: 'payload.sizeBytes' });
+  await expect(
+    publishEvent(trading.pools.services.logging, { type: 'no.such_event' as never, aggregate: { type: 'x', id: '1' }, payload: {} as never }),
+  ).rejects.toMatchObject({ field: 'type' });
+  expect(await outbox()).toEqual([]);
+
+  const request = {
+    type: 'backup.completed' as const,
+    aggregate: { type: 'backup', id: 'f2' },
+    payload: { file: 'f2', database: 'trading_system', schemas: ['analytics'], sizeBytes: 10, durationMs: 5 },
+    eventId: '6f1c2a9e-2f0b-4c9a-9a57-0d4f5b8e3c21',
+  };
+  expect(await publishEvent(trading.pools.services.logging, request)).toBe(request.eventId);
+  expect(await publishEvent(trading.pools.services.logging, request)).toBeNull();
+  expect((await outbox()).length).toBe(1);
+});
+
+it('service roles cannot write the outbox directly, only through publish_event', async () => {
+  await expect(
+    trading.pool.query("INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, lane, payload) VALUES ('orders', 'order.placed', 'order', 'x', 0, '{}')"),
+  ).rejects.toMatchObject({ code: '42501' });
+});

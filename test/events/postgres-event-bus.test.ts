@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createEventBus, type EventConsumer } from '../../src/events/event-bus.ts';
+import type { OutboxRelay } from '../../src/events/outbox-relay.ts';
+import { busConfig, effectCounts, openEventDatabase, publishPositionEvents, recordingHandler, type EventDatabase } from '../support/event-harness.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+// Without Redis: the same API through the outbox and LISTEN/NOTIFY alone.
+let db: EventDatabase;
+const bus = createEventBus(busConfig(undefined));
+
+beforeAll(async () => {
+  db = await openEventDatabase('pgbus');
+});
+afterAll(async () => {
+  await bus.close();
+  await db?.close();
+});
+
+it('runs in PostgreSQL mode when no Redis is configured', () => {
+  expect(bus.mode).toBe('postgres');
+});
+
+it('3 relays and 3 consumers deliver every event once, each aggregate in order', async () => {
+  const relays: OutboxRelay[] = [];
+  const consumers: EventConsumer[] = [];
+  try {
+    for (let index = 0; index < 3; index += 1) {
+      const relay = bus.createRelay({ pool: db.owner, batchSize: 50, pollIntervalMs: 200 });
+      await relay.start();
+      relays.push(relay);
+      consumers.push(
+        await bus.subscribe({ group: 'test.effects', topics: ['positions'], pool: db.pools.services.analytics, handle: recordingHandler(`c${index}`), pollIntervalMs: 100 }),
+      );
+    }
+    const producers = [0, 1, 2].map((index) => publishPositionEvents(db.pools.services.logging, 100, 5, `P${index}-`));
+    await Promise.all(producers);
+    await waitFor(async () => (await effectCounts(db.admin)).rows >= 300, { timeoutMs: 60_000 });
+    expect(await effectCounts(db.admin)).toEqual({ rows: 300, events: 300 });
+    expect(relays.reduce((sum, relay) => sum + relay.stats.published, 0)).toBe(300);
+
+    // In handling order, each position's versions never go back (one consumer reads a group at a time).
+    const { rows } = await db.admin.query<{ aggregate_id: string; versions: string[] }>(
+      'SELECT aggregate_id, array_agg(version ORDER BY handled_at) AS versions FROM analytics.test_effects GROUP BY 1',
+    );
+    for (const row of rows) {
+      const versions = row.versions.map(Number);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    }
+    expect(await bus.lag(db.admin)).toEqual([{ group: 'test.effects', topic: 'positions', pending: null, lag: 0 }]);
+  } finally {
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
+    await Promise.all(relays.map((relay) => relay.stop()));
+  }
+});
+
+it('a poison event is dead-lettered after the configured attempts and the consumer goes on', async () => {
+  await db.admin.query('TRUNCATE analytics.test_effects');
+  const relay = bus.createRelay({ pool: db.owner, pollIntervalMs: 100 });
+  await relay.start();
+  const [poison] = await publishPositionEvents(db.pools.services.logging, 1, 1, 'POISON');
+  const handler = recordingHandler('p');
+  const consumer = await bus.subscribe({
+    group: 'test.poison',
+    topics: ['positions'],
+    pool: db.pools.services.analytics,
+    pollIntervalMs: 50,
+    retryDelayMs: 20,
+    handle: async (event, tx) => {
+      if (event.eventId === poison) throw new Error('cannot handle this one');
+      await handler(event, tx);
+    },
+  });
+  try {
+    const after = await publishPositionEvents(db.pools.services.logging, 3, 1, 'AFTER');
+    await waitFor(async () => (await db.admin.query("SELECT 1 FROM shared.event_outbox WHERE event_type = 'consumer.dead_lettered'")).rows.length > 0);
+    const handledIds = async () => (await db.admin.query<{ event_id: string }>("SELECT event_id FROM analytics.test_effects WHERE consumer = 'p'")).rows.map((row) => row.event_id);
+    await waitFor(async () => (await handledIds()).filter((id) => after.includes(id)).length === 3);
+    const letter = await db.admin.query("SELECT payload FROM shared.event_outbox WHERE event_type = 'consumer.dead_lettered'");
+    expect(letter.rows[0].payload).toMatchObject({ consumerGroup: 'test.poison', eventId: poison, attempts: 3, severity: 'error' });
+    expect(letter.rows[0].payload.error).toContain('cannot handle this one');
+    const handled = await handledIds();
+    expect(handled).not.toContain(poison);
+    expect(handled.filter((id) => after.includes(id))).toEqual(after);
+    expect(consumer.counts.deadLettered).toBe(1);
+  } finally {
+    await consumer.stop();
+    await relay.stop();
+  }
+});

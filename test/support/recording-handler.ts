@@ -1,0 +1,14 @@
+import type { EventHandler } from '../../src/events/event-handling.ts';
+
+/** A handler that records each event it handles in analytics.test_effects. */
+export function recordingHandler(consumer: string): EventHandler {
+  return async (event, tx) => {
+    await tx.query('INSERT INTO analytics.test_effects (event_id, aggregate_id, version, consumer) VALUES ($1, $2, $3, $4)', [
+      event.eventId,
+      event.aggregate.id,
+      event.aggregate.version,
+      consumer,
+    ]);
+  };
+}
+
