@@ -15,6 +15,7 @@ import { registerTradingCommands } from './commands/trading-commands.ts';
 import { registerBackupCommands } from './commands/backup-commands.ts';
 import { registerFlowCommands } from './commands/flow-commands.ts';
 import { registerMaintenanceCommand } from './commands/maintenance-command.ts';
+import { registerEventCommands } from './commands/event-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -30,6 +31,7 @@ const program = new Command()
 registerStartCommand(program);
 registerSetupCommands(program);
 registerStatusCommand(program);
+registerEventCommands(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

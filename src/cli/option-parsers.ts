@@ -23,6 +23,13 @@ export function parseInstant(value: string): Date {
   return new Date(ms);
 }
 
+/** "orders, trades" -> ["orders", "trades"] */
+export function parseList(value: string): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) throw new InvalidArgumentError('expected a list separated by commas');
+  return items;
+}
+
 /** "AAPL, msft" -> ["AAPL", "MSFT"] */
 export function parseSymbolList(value: string): string[] {
   const symbols = value.split(',').map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol !== '');

@@ -140,7 +140,7 @@ export type EventPayload<T extends EventType> = z.infer<(typeof EVENT_CATALOG)[T
 export const EVENT_TYPES = Object.keys(EVENT_CATALOG) as EventType[];
 
 /** Every topic, i.e. every stream. */
-export const TOPICS = [...new Set(EVENT_TYPES.map((type) => EVENT_CATALOG[type].topic))];
+export const TOPICS: string[] = [...new Set(EVENT_TYPES.map((type) => EVENT_CATALOG[type].topic))];
 
 export function isEventType(value: string): value is EventType {
   return Object.hasOwn(EVENT_CATALOG, value);

@@ -186,8 +186,8 @@ describe.skipIf(unavailable !== undefined)('event bus on Redis Streams', () => {
     try {
       const deadLetters = `${config.redis.prefix}:stream:dead-letter`;
       await waitFor(async () => (await reader.xlen(deadLetters)) > 0, { timeoutMs: 30_000 });
-      const [[, fields]] = (await reader.xrange(deadLetters, '-', '+')) as Array<[string, string[]]>;
-      expect(JSON.parse(fields![1]!).payload).toMatchObject({ consumerGroup: 'test.poison', eventId: poison, attempts: 3 });
+      const entries = (await reader.xrange(deadLetters, '-', '+')) as Array<[string, string[]]>;
+      expect(JSON.parse(entries[0]![1][1]!).payload).toMatchObject({ consumerGroup: 'test.poison', eventId: poison, attempts: 3 });
     } finally {
       reader.disconnect();
     }

@@ -8,6 +8,7 @@ import { withDatabaseServer } from '../database-session.ts';
 import { formatSetupReport } from './setup-command.ts';
 import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
+import { startRelay } from '../../events/relay-runner.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -16,7 +17,8 @@ export function registerStartCommand(program: Command): void {
     .option('--once', 'exit 0 after setup and status instead of running (CI smoke test)')
     .option('--no-demo', 'do not load the demo bars into an empty market_data')
     .option('--no-worker', 'do not run the flow worker in this process (run `tradedb worker` elsewhere)')
-    .action(async (options: { once?: boolean; demo: boolean; worker: boolean }) => {
+    .option('--no-relay', 'do not run the outbox relay in this process (run `tradedb relay` elsewhere)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean }) => {
       await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -37,10 +39,17 @@ export function registerStartCommand(program: Command): void {
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');
           if (options.once) return;
-          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools, log: (line) => console.error(line) }) : undefined;
-          console.log(`tradedb is running${worker ? ', with the flow worker (tradedb flows list)' : ''}. Press Ctrl-C to stop.`);
+          const log = (line: string): void => console.error(line);
+          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools, log }) : undefined;
+          const relay = options.relay ? await startRelay(config, server.config, log) : undefined;
+          const running = [
+            ...(worker ? ['the flow worker (tradedb flows list)'] : []),
+            ...(relay ? [`the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`] : []),
+          ];
+          console.log(`tradedb is running${running.length > 0 ? `, with ${running.join(' and ')}` : ''}. Press Ctrl-C to stop.`);
           const signal = await waitForShutdown();
           console.error(`${signal} received, shutting down ...`);
+          await relay?.stop();
           await worker?.stop();
         } finally {
           await pools.close();
