@@ -7,6 +7,7 @@ const BENCHMARKS: Record<string, (flags: string[]) => Promise<void>> = {
   ingest: async (flags) => (await import('./ingest-bench.ts')).runIngestBenchmark(flags),
   'order-flow': async (flags) => (await import('./order-flow-bench.ts')).runOrderFlowBenchmark(flags),
   backup: async (flags) => (await import('./backup-bench.ts')).runBackupBenchmark(flags),
+  events: async (flags) => (await import('./events-bench.ts')).runEventsBenchmark(flags),
 };
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -112,10 +112,18 @@ class RedisEventBus implements EventBus {
   async listen(_pool: pg.Pool, topics: string[], onEvent: (event: EventEnvelope) => void): Promise<{ close(): Promise<void> }> {
     const subscriber = this.connection('tradedb:listener', true);
     subscriber.on('message', (_channel: string, message: string) => {
+      let batch: unknown[];
       try {
-        onEvent(parseEnvelope(message));
+        batch = JSON.parse(message) as unknown[];
       } catch {
-        // A live view skips what it cannot read; consumers dead-letter it.
+        return; // A live view skips what it cannot read; consumers dead-letter it.
+      }
+      for (const envelope of batch) {
+        try {
+          onEvent(parseEnvelope(JSON.stringify(envelope)));
+        } catch {
+          // As above.
+        }
       }
     });
     await subscriber.subscribe(...topics.map((topic) => this.names.channel(topic)));

@@ -75,6 +75,23 @@ export class EventHandling {
     return 'dead-lettered';
   }
 
+  /**
+   * Handles one event of a batch under a savepoint of the batch's transaction: a failing handler
+   * undoes its own work only, and its failure is counted in the same transaction.
+   */
+  async handleUnderSavepoint(tx: pg.PoolClient, event: EventEnvelope, onError?: (error: unknown) => void): Promise<HandlingOutcome> {
+    await tx.query('SAVEPOINT handling_event');
+    try {
+      const outcome = await this.handleIn(tx, event);
+      await tx.query('RELEASE SAVEPOINT handling_event');
+      return outcome;
+    } catch (error) {
+      await tx.query('ROLLBACK TO SAVEPOINT handling_event');
+      onError?.(error);
+      return this.failed(tx, event, error, (work) => work(tx));
+    }
+  }
+
   /** Sets the event aside: marked done for the group, and published on the dead-letter topic. */
   async deadLetter(tx: Queryable, event: EventEnvelope | { raw: string }, reason: string, attempts: number): Promise<void> {
     const eventId = 'eventId' in event ? event.eventId : randomUUID();

@@ -11,7 +11,7 @@ export interface OutboxRelayOptions {
   sink: StreamSink;
   /** Published rows are deleted after this long (processed-event marks after twice as long). */
   retentionMs: number;
-  /** Rows per batch; default 500. */
+  /** Rows per batch; default 1000. */
   batchSize?: number;
   /** Looks for work this often even without a notification; default 1000 ms. */
   pollIntervalMs?: number;
@@ -34,9 +34,9 @@ const POSTGRES_STREAM_LOCK = "hashtext('tradedb.outbox-relay.postgres-stream')";
 
 /**
  * Moves outbox rows to the sink. Woken by the outbox trigger's NOTIFY, with polling as a safety
- * net. For Redis, rows are taken lane by lane: a relay owns a lane for one batch by locking its
- * row (FOR UPDATE SKIP LOCKED), so relays run side by side and one aggregate's events (one lane)
- * go out in order. Rows are marked sent in the transaction that claimed them, after the sink
+ * net. For Redis, a relay owns the lanes it could lock for one batch (their rows in
+ * shared.outbox_lanes, FOR UPDATE SKIP LOCKED), so relays run side by side on different lanes and
+ * one aggregate's events (one lane) go out in id order. Rows are marked sent in the transaction that claimed them, after the sink
  * has them: a relay that dies in between leaves them pending, and they are sent again.
  */
 export class OutboxRelay {
@@ -73,7 +73,7 @@ export class OutboxRelay {
     const { sink } = this.options;
     const identity = await sink.identity();
     const batch = await withTransaction(this.options.pool, (client) =>
-      sink.kind === 'redis' ? this.relayLane(client, identity) : this.relayPostgresStream(client, identity),
+      sink.kind === 'redis' ? this.relayLanes(client, identity) : this.relayPostgresStream(client, identity),
     );
     if (batch.sent > 0) {
       this.stats.published += batch.sent;
@@ -90,21 +90,22 @@ export class OutboxRelay {
     await this.options.pool.query("DELETE FROM shared.event_consumer_failures WHERE last_failed_at < now() - 2 * $1::interval", [retention]);
   }
 
-  private async relayLane(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
+  /** Locks every free lane with work (other relays hold the rest) and publishes a batch from them. */
+  private async relayLanes(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
     const lanes = await client.query<{ lane: number; sink: string | null }>(
       `SELECT lane, sink FROM shared.outbox_lanes l
         WHERE l.sink IS DISTINCT FROM $1
            OR EXISTS (SELECT FROM shared.event_outbox o WHERE o.lane = l.lane AND o.published_at IS NULL)
         ORDER BY served_at
-        LIMIT 1
           FOR UPDATE SKIP LOCKED`,
       [identity],
     );
-    const lane = lanes.rows[0];
-    if (!lane) return { sent: 0, progressed: false };
-    if (lane.sink !== identity) await this.replay(client, [lane.lane], identity);
-    const sent = await this.claimAndPublish(client, identity, lane.lane);
-    await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = $1', [lane.lane, identity]);
+    if (lanes.rows.length === 0) return { sent: 0, progressed: false };
+    const stale = lanes.rows.filter((lane) => lane.sink !== identity).map((lane) => lane.lane);
+    if (stale.length > 0) await this.replay(client, stale, identity);
+    const locked = lanes.rows.map((lane) => lane.lane);
+    const sent = await this.claimAndPublish(client, identity, locked);
+    await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = ANY($1::smallint[])', [locked, identity]);
     return { sent, progressed: true };
   }
 
@@ -130,15 +131,15 @@ export class OutboxRelay {
     this.stats.replayed += result.rowCount ?? 0;
   }
 
-  /** Claims up to a batch of pending rows (of one lane, if given), publishes and marks them; returns how many. */
-  private async claimAndPublish(client: pg.PoolClient, identity: string, lane?: number): Promise<number> {
+  /** Claims up to a batch of pending rows (of the given lanes, if any), publishes and marks them; returns how many. */
+  private async claimAndPublish(client: pg.PoolClient, identity: string, lanes?: number[]): Promise<number> {
     const claimed = await client.query<OutboxRow & { id: string }>(
       `SELECT id, ${OUTBOX_COLUMNS} FROM shared.event_outbox
-        WHERE published_at IS NULL AND ($2::smallint IS NULL OR lane = $2)
+        WHERE published_at IS NULL AND ($2::smallint[] IS NULL OR lane = ANY($2::smallint[]))
         ORDER BY id
         LIMIT $1
           FOR UPDATE SKIP LOCKED`,
-      [this.options.batchSize ?? 500, lane ?? null],
+      [this.options.batchSize ?? 1000, lanes ?? null],
     );
     if (claimed.rows.length === 0) return 0;
     const events = claimed.rows.map((row): ClaimedEvent => ({ outboxId: row.id, envelope: envelopeFromRow(row) }));

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { listenForNotifications, type NotificationListener } from '../db/notification-listener.ts';
-import type { Queryable } from '../db/queryable.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { envelopeFromRow, InvalidEventError, OUTBOX_COLUMNS, validatePayload, type OutboxRow } from './event-envelope.ts';
 import { OutcomeCounts, type EventHandling, type HandlingOutcome } from './event-handling.ts';
@@ -90,16 +89,7 @@ export class PostgresStreamConsumer {
       await handling.deadLetter(tx, event, error.message, 1);
       return 'dead-lettered';
     }
-    await tx.query('SAVEPOINT handling_event');
-    try {
-      const outcome = await handling.handleIn(tx, event);
-      await tx.query('RELEASE SAVEPOINT handling_event');
-      return outcome;
-    } catch (error) {
-      await tx.query('ROLLBACK TO SAVEPOINT handling_event');
-      this.options.onError?.(error);
-      return handling.failed(tx, event, error, (work: (inner: Queryable) => Promise<void>) => work(tx));
-    }
+    return handling.handleUnderSavepoint(tx, event, this.options.onError);
   }
 
   private async loop(): Promise<void> {

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import { withTransaction } from '../db/transaction.ts';
-import { InvalidEventError, parseEnvelope, type EventEnvelope } from './event-envelope.ts';
-import { OutcomeCounts, type EventHandling } from './event-handling.ts';
+import { InvalidEventError, parseEnvelope } from './event-envelope.ts';
+import { OutcomeCounts, type EventHandling, type HandlingOutcome } from './event-handling.ts';
 import type { StreamNames } from './stream-names.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -121,33 +121,32 @@ export class RedisStreamConsumer {
     }
   }
 
+  /**
+   * Handles entries in one transaction, each under a savepoint, then acknowledges in one XACK
+   * those that are done (handled, found handled before, or dead-lettered); failed ones stay pending.
+   */
   private async processEntries(stream: string, entries: StreamEntry[]): Promise<void> {
-    for (const [id, fields] of entries) {
-      if (this.stopped) return;
-      const outcome = await this.process(fields);
-      this.counts.add(outcome);
-      if (outcome !== 'failed') await this.options.redis.xack(stream, this.options.handling.group, id);
-    }
-  }
-
-  private async process(fields: string[]): Promise<'handled' | 'duplicate' | 'failed' | 'dead-lettered'> {
+    if (entries.length === 0 || this.stopped) return;
     const { handling, pool } = this.options;
-    const json = fields[fields.indexOf('event') + 1] ?? '';
-    let event: EventEnvelope;
-    try {
-      event = parseEnvelope(json);
-    } catch (error) {
-      if (!(error instanceof InvalidEventError)) throw error;
-      // It can never be handled: set aside at once.
-      await withTransaction(pool, (tx) => handling.deadLetter(tx, { raw: json }, error.message, 1));
-      return 'dead-lettered';
-    }
-    try {
-      return await withTransaction(pool, (tx) => handling.handleIn(tx, event));
-    } catch (error) {
-      this.options.onError?.(error);
-      return handling.failed(pool, event, error, (work) => withTransaction(pool, work));
-    }
+    const done = await withTransaction(pool, async (tx) => {
+      const acknowledged: string[] = [];
+      for (const [id, fields] of entries) {
+        const json = fields[fields.indexOf('event') + 1] ?? '';
+        let outcome: HandlingOutcome;
+        try {
+          outcome = await handling.handleUnderSavepoint(tx, parseEnvelope(json), this.options.onError);
+        } catch (error) {
+          if (!(error instanceof InvalidEventError)) throw error;
+          // It can never be handled: set aside at once.
+          await handling.deadLetter(tx, { raw: json }, error.message, 1);
+          outcome = 'dead-lettered';
+        }
+        this.counts.add(outcome);
+        if (outcome !== 'failed') acknowledged.push(id);
+      }
+      return acknowledged;
+    });
+    if (done.length > 0) await this.options.redis.xack(stream, handling.group, ...done);
   }
 
 }

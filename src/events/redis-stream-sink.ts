@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SinkChangedError, type ClaimedEvent, type StreamSink } from './stream-sink.ts';
 import type { StreamNames } from './stream-names.ts';
+import { redisReady } from './redis-connection.ts';
 
 /**
  * Publishes to one Redis stream per topic (XADD, trimmed with MAXLEN ~) and the topic's pub/sub
- * channel, in one MULTI. The sink's identity is a random id kept in Redis (SET NX): a Redis that
+ * channel (one message per batch), in one MULTI. The sink's identity is a random id kept in Redis (SET NX): a Redis that
  * restarted empty has none, gets a new one, and the relay refills it from the retained outbox.
  */
 export class RedisStreamSink implements StreamSink {
@@ -18,17 +19,21 @@ export class RedisStreamSink implements StreamSink {
   ) {}
 
   async identity(): Promise<string> {
+    await redisReady(this.redis);
     const results = await this.redis.multi().set(this.names.sinkId, randomUUID(), 'NX').get(this.names.sinkId).exec();
     return `redis:${String(checked(results)[1])}`;
   }
 
   async publish(_client: unknown, events: ClaimedEvent[], identity: string): Promise<void> {
     const transaction = this.redis.multi().get(this.names.sinkId);
+    const live = new Map<string, string[]>();
     for (const { envelope } of events) {
       const json = JSON.stringify(envelope);
       transaction.xadd(this.names.stream(envelope.topic), 'MAXLEN', '~', this.maxLength, '*', 'event', json);
-      transaction.publish(this.names.channel(envelope.topic), json);
+      live.set(envelope.topic, [...(live.get(envelope.topic) ?? []), json]);
     }
+    // Live listeners get one message per topic and batch: a JSON array of envelopes.
+    for (const [topic, jsons] of live) transaction.publish(this.names.channel(topic), `[${jsons.join(',')}]`);
     const results = checked(await transaction.exec());
     const found = `redis:${String(results[0])}`;
     if (found !== identity) throw new SinkChangedError(identity, found);

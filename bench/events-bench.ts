@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { createOwnerPool } from '../src/db/owner-pool.ts';
+import { createPools } from '../src/db/pools.ts';
+import { runSetup } from '../src/db/setup.ts';
+import { createEventBus } from '../src/events/event-bus.ts';
+import { publishEvent } from '../src/events/event-publisher.ts';
+import { chooseServer } from '../test/support/choose-server.ts';
+import { dropDatabases } from '../test/support/drop-databases.ts';
+import { benchConfig } from './bench-support.ts';
+
+const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
+
+/**
+ * `npm run bench -- events [--quick]`:
+ * 1. relay throughput: N outbox rows (position events) drained by one relay into Redis Streams,
+ *    against raw pipelined XADD of the same envelopes (same MAXLEN ~, 500 per pipeline) in the
+ *    same run; goal ≥ 0.5×;
+ * 2. commit-to-handled latency at 1,000 events/s: each event committed on its own (publishEvent),
+ *    a relay and a consumer group running; latency from the producer's commit to the handler,
+ *    p50/p99 (goal p99 < 50 ms), on Redis and on the PostgreSQL stream (no Redis).
+ * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379).
+ */
+export async function runEventsBenchmark(flags: string[]): Promise<void> {
+  const quick = flags.includes('--quick');
+  const rows = quick ? 5_000 : 50_000;
+  const seconds = quick ? 3 : 10;
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const server = await chooseServer();
+  const stamp = Date.now().toString(36);
+  const database = benchConfig(server.env, `${stamp}_events`);
+  const prefix = `tdbbench${stamp}`;
+  const results: Record<string, unknown> = { quick, rows, rate: 1000, seconds, server: server.kind, date: new Date().toISOString(), cpus: os.cpus().length };
+  const redis = new Redis(redisUrl);
+  try {
+    await runSetup(database);
+    const owner = createOwnerPool(database);
+    const pools = createPools(database);
+    try {
+      const config = { redis: { url: redisUrl, prefix }, events: { retentionMs: 3_600_000, streamMaxLength: 1_000_000, maxAttempts: 5 } };
+      results.relay = await relayThroughput(owner, redis, config, rows);
+      results.latencyRedis = await latency(owner, pools.services.logging, pools.services.analytics, config, seconds);
+      results.latencyPostgres = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: undefined, prefix } }, seconds);
+      results.logSink = 'not built yet (issue 6, centralized logging)';
+    } finally {
+      await pools.close();
+      await owner.end();
+    }
+    writeFileSync(path.join(RESULTS_DIR, quick ? 'events-quick.json' : 'events.json'), `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await dropDatabases(database);
+    await server.stop();
+  }
+}
+
+type Config = Parameters<typeof createEventBus>[0];
+
+async function relayThroughput(owner: import('pg').Pool, redis: Redis, config: Config, rows: number) {
+  await owner.query('TRUNCATE shared.event_outbox');
+  await owner.query(
+    `INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane, payload)
+     SELECT 'positions', 'position.changed', 'position', 'acct/S' || (i % 100), i / 100 + 1, shared.outbox_lane('position', 'acct/S' || (i % 100)),
+            jsonb_build_object('accountId', 'acct', 'symbol', 'S' || (i % 100), 'quantity', i::text, 'averageCost', '101.25', 'realizedPnl', '0', 'version', i / 100 + 1)
+       FROM generate_series(1, $1) AS i`,
+    [rows],
+  );
+  const envelopes = (await owner.query<{ json: string }>(
+    `SELECT json_build_object('eventId', event_id, 'type', event_type, 'topic', topic, 'aggregate', json_build_object('type', aggregate_type, 'id', aggregate_id, 'version', aggregate_version),
+            'occurredAt', occurred_at, 'correlationId', correlation_id, 'causationId', causation_id, 'payload', payload)::text AS json
+       FROM shared.event_outbox ORDER BY id`,
+  )).rows.map((row) => row.json);
+
+  // Reference: raw pipelined XADD of the same envelopes.
+  const rawStart = performance.now();
+  for (let index = 0; index < envelopes.length; index += 500) {
+    const pipeline = redis.pipeline();
+    for (const json of envelopes.slice(index, index + 500)) pipeline.xadd(`${config.redis.prefix}:raw`, 'MAXLEN', '~', 1_000_000, '*', 'event', json);
+    await pipeline.exec();
+  }
+  const rawSeconds = (performance.now() - rawStart) / 1000;
+
+  const bus = createEventBus(config);
+  const relay = bus.createRelay({ pool: owner, batchSize: 1000 });
+  const start = performance.now();
+  let sent = 0;
+  while (sent < rows) {
+    const batch = await relay.relayOnce();
+    sent += batch.sent;
+    if (!batch.progressed) break;
+  }
+  const relaySeconds = (performance.now() - start) / 1000;
+  await bus.close();
+  const result = {
+    events: sent,
+    relaySeconds: round(relaySeconds),
+    relayPerSecond: Math.round(sent / relaySeconds),
+    rawXaddSeconds: round(rawSeconds),
+    rawXaddPerSecond: Math.round(rows / rawSeconds),
+    ratio: round(rows / relaySeconds / (rows / rawSeconds)),
+  };
+  console.log(`relay: ${result.relayPerSecond.toLocaleString('en-US')} events/s (${sent} in ${result.relaySeconds} s) vs raw pipelined XADD ${result.rawXaddPerSecond.toLocaleString('en-US')}/s: ${result.ratio}× (goal ≥ 0.5×)`);
+  return result;
+}
+
+async function latency(owner: import('pg').Pool, producer: import('pg').Pool, handlerPool: import('pg').Pool, config: Config, seconds: number) {
+  await owner.query('TRUNCATE shared.event_outbox, shared.processed_events');
+  const bus = createEventBus(config);
+  const committed = new Map<string, number>();
+  const latencies: number[] = [];
+  const relay = bus.createRelay({ pool: owner, pollIntervalMs: 1000 });
+  await relay.start();
+  const consumer = await bus.subscribe({
+    group: `bench.latency.${bus.mode}`,
+    topics: ['positions'],
+    pool: handlerPool,
+    handle: async (event) => {
+      const at = committed.get(event.eventId);
+      if (at !== undefined) latencies.push(performance.now() - at);
+    },
+  });
+  const total = seconds * 1000;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let index = 0; index < total; index += 1) {
+    // 1,000 events/s: event i is due at i ms.
+    const due = start + index;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const eventId = randomUUID();
+    inFlight.push(
+      publishEvent(producer, {
+        type: 'position.changed',
+        aggregate: { type: 'position', id: `acct/L${index % 50}`, version: index + 1 },
+        payload: { accountId: 'acct', symbol: `L${index % 50}`, quantity: String(index), averageCost: '1', realizedPnl: '0', version: index + 1 },
+        eventId,
+      }).then(() => {
+        committed.set(eventId, performance.now());
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  const achievedRate = total / ((performance.now() - start) / 1000);
+  const deadline = Date.now() + 60_000;
+  while (latencies.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await consumer.stop();
+  await relay.stop();
+  await bus.close();
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
+  const result = { mode: bus.mode, events: total, handled: latencies.length, achievedRate: Math.round(achievedRate), p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: round(latencies.at(-1) ?? NaN) };
+  console.log(`latency (${bus.mode}): ${result.handled}/${total} handled at ${result.achievedRate} events/s; commit→handled p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (goal p99 < 50 ms)`);
+  return result;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
