@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEventBus, type EventConsumer } from '../../src/events/event-bus.ts';
 import type { OutboxRelay } from '../../src/events/outbox-relay.ts';
+import { failingOn } from '../support/recording-handler.ts';
 import { busConfig, effectCounts, openEventDatabase, publishPositionEvents, recordingHandler, type EventDatabase } from '../support/event-harness.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -58,17 +59,13 @@ it('a poison event is dead-lettered after the configured attempts and the consum
   const relay = bus.createRelay({ pool: db.owner, pollIntervalMs: 100 });
   await relay.start();
   const [poison] = await publishPositionEvents(db.pools.services.logging, 1, 1, 'POISON');
-  const handler = recordingHandler('p');
   const consumer = await bus.subscribe({
     group: 'test.poison',
     topics: ['positions'],
     pool: db.pools.services.analytics,
     pollIntervalMs: 50,
     retryDelayMs: 20,
-    handle: async (event, tx) => {
-      if (event.eventId === poison) throw new Error('cannot handle this one');
-      await handler(event, tx);
-    },
+    handle: failingOn(poison, recordingHandler('p')),
   });
   try {
     const after = await publishPositionEvents(db.pools.services.logging, 3, 1, 'AFTER');

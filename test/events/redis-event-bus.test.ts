@@ -5,9 +5,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEventBus, type EventBus, type EventConsumer } from '../../src/events/event-bus.ts';
 import type { OutboxRelay } from '../../src/events/outbox-relay.ts';
+import { failingOn } from '../support/recording-handler.ts';
 import { busConfig, effectCounts, openEventDatabase, publishPositionEvents, recordingHandler, type EventDatabase } from '../support/event-harness.ts';
 import { redisUnavailableReason, startPrivateRedis, type PrivateRedis } from '../support/redis-server.ts';
-import { waitFor } from '../support/wait-for.ts';
+import { waitFor, waitForSleepingBackend } from '../support/wait-for.ts';
 
 const CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../support/event-child.ts');
 const unavailable = redisUnavailableReason();
@@ -137,12 +138,7 @@ describe.skipIf(unavailable !== undefined)('event bus on Redis Streams', () => {
     await waitFor(async () => (await bus.lag(db.admin)).some((row) => row.group === 'test.hang'));
     const [id] = await publishPositionEvents(db.pools.services.logging, 1, 1, 'H');
     await waitFor(async () => output.includes('handling'));
-    let backend = 0;
-    await waitFor(async () => {
-      const { rows } = await db.admin.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'");
-      backend = rows[0]?.pid ?? 0;
-      return backend !== 0;
-    });
+    const backend = await waitForSleepingBackend(db.admin);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     await db.admin.query('SELECT pg_terminate_backend($1)', [backend]);
@@ -169,16 +165,12 @@ describe.skipIf(unavailable !== undefined)('event bus on Redis Streams', () => {
   it('a poison event goes to the dead-letter stream after the configured attempts; the consumer goes on', async () => {
     await relay();
     const [poison] = await publishPositionEvents(db.pools.services.logging, 1, 1, 'X');
-    const record = recordingHandler('x');
     const poisoned = await bus.subscribe({
       group: 'test.poison',
       topics: ['positions'],
       pool: db.pools.services.analytics,
       reclaimIdleMs: 100,
-      handle: async (event, tx) => {
-        if (event.eventId === poison) throw new Error('cannot handle this one');
-        await record(event, tx);
-      },
+      handle: failingOn(poison, recordingHandler('x')),
     });
     running.push(poisoned);
     const after = await publishPositionEvents(db.pools.services.logging, 3, 1, 'Y');

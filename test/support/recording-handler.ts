@@ -12,3 +12,11 @@ export function recordingHandler(consumer: string): EventHandler {
   };
 }
 
+
+/** `handler`, except that it always fails on the event `poisonId` (a poison event). */
+export function failingOn(poisonId: string | undefined, handler: EventHandler): EventHandler {
+  return async (event, tx) => {
+    if (event.eventId === poisonId) throw new Error('cannot handle this one');
+    await handler(event, tx);
+  };
+}

@@ -9,3 +9,14 @@ export async function waitFor(condition: () => Promise<boolean>, options: { time
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25));
   }
 }
+
+/** Waits until a session of the current database sleeps in pg_sleep (a test's planted pause) and returns its pid. */
+export async function waitForSleepingBackend(admin: { query(text: string): Promise<{ rows: Array<{ pid?: number }> }> }): Promise<number> {
+  let backend = 0;
+  await waitFor(async () => {
+    const { rows } = await admin.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'");
+    backend = rows[0]?.pid ?? 0;
+    return backend !== 0;
+  });
+  return backend;
+}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OrderService } from '../../../src/services/execution/order-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../../support/trading-database.ts';
-import { waitFor } from '../../support/wait-for.ts';
+import { waitFor, waitForSleepingBackend } from '../../support/wait-for.ts';
 
 const CHILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../support/record-fill-child.ts');
 let trading: TradingDatabase;
@@ -40,12 +40,7 @@ it('a process killed (kill -9) in the middle of a fill leaves none of it', async
   });
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve(signal ?? code)));
   try {
-    let backend = 0;
-    await waitFor(async () => {
-      const { rows } = await trading.admin.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'");
-      backend = rows[0]?.pid ?? 0;
-      return backend !== 0;
-    });
+    const backend = await waitForSleepingBackend(trading.admin);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     // The server notices the dead client at its next read; a pg_sleep is cut short by a cancel.
