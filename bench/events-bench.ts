@@ -9,6 +9,7 @@ import { createPools } from '../src/db/pools.ts';
 import { runSetup } from '../src/db/setup.ts';
 import { createEventBus } from '../src/events/event-bus.ts';
 import { publishEvent } from '../src/events/event-publisher.ts';
+import { ENVELOPE_SQL } from '../src/events/event-envelope.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { benchConfig } from './bench-support.ts';
@@ -22,7 +23,7 @@ const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  *    same run; goal ≥ 0.5×;
  * 2. commit-to-handled latency at 1,000 events/s: each event committed on its own (publishEvent),
  *    a relay and a consumer group running; latency from the producer's commit to the handler,
- *    p50/p99 (goal p99 < 50 ms), on Redis and on the PostgreSQL stream (no Redis).
+ *    p50/p99 (goal p99 < 50 ms) after a one-second warm-up, on Redis and on the PostgreSQL stream (no Redis).
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379).
  */
 export async function runEventsBenchmark(flags: string[]): Promise<void> {
@@ -43,7 +44,9 @@ export async function runEventsBenchmark(flags: string[]): Promise<void> {
     try {
       const config = { redis: { url: redisUrl, prefix }, events: { retentionMs: 3_600_000, streamMaxLength: 1_000_000, maxAttempts: 5 } };
       results.relay = await relayThroughput(owner, redis, config, rows);
-      results.latencyRedis = await latency(owner, pools.services.logging, pools.services.analytics, config, seconds);
+      // A stream of its own: the throughput phase left its 50,000 entries in the first one, which
+      // a new group (reading from the start of the stream) would otherwise work through first.
+      results.latencyRedis = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: redisUrl, prefix: `${prefix}latency` } }, seconds);
       results.latencyPostgres = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: undefined, prefix } }, seconds);
       results.logSink = 'not built yet (issue 6, centralized logging)';
     } finally {
@@ -65,16 +68,14 @@ type Config = Parameters<typeof createEventBus>[0];
 async function relayThroughput(owner: import('pg').Pool, redis: Redis, config: Config, rows: number) {
   await owner.query('TRUNCATE shared.event_outbox');
   await owner.query(
-    `INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane, payload)
-     SELECT 'positions', 'position.changed', 'position', 'acct/S' || (i % 100), i / 100 + 1, shared.outbox_lane('position', 'acct/S' || (i % 100)),
+    `INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
+     SELECT 'positions', 'position.changed', 'position', 'acct/S' || (i % 100), i / 100 + 1,
             jsonb_build_object('accountId', 'acct', 'symbol', 'S' || (i % 100), 'quantity', i::text, 'averageCost', '101.25', 'realizedPnl', '0', 'version', i / 100 + 1)
        FROM generate_series(1, $1) AS i`,
     [rows],
   );
   const envelopes = (await owner.query<{ json: string }>(
-    `SELECT json_build_object('eventId', event_id, 'type', event_type, 'topic', topic, 'aggregate', json_build_object('type', aggregate_type, 'id', aggregate_id, 'version', aggregate_version),
-            'occurredAt', occurred_at, 'correlationId', correlation_id, 'causationId', causation_id, 'payload', payload)::text AS json
-       FROM shared.event_outbox ORDER BY id`,
+    `SELECT ${ENVELOPE_SQL} AS json FROM shared.event_outbox o ORDER BY id`,
   )).rows.map((row) => row.json);
 
   // Reference: raw pipelined XADD of the same envelopes.
@@ -125,7 +126,9 @@ async function latency(owner: import('pg').Pool, producer: import('pg').Pool, ha
       if (at !== undefined) latencies.push(performance.now() - at);
     },
   });
-  const total = seconds * 1000;
+  // The first second warms up (connections opening, statements planned) and is not measured.
+  const warmup = 1000;
+  const total = seconds * 1000 + warmup;
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let index = 0; index < total; index += 1) {
@@ -141,21 +144,21 @@ async function latency(owner: import('pg').Pool, producer: import('pg').Pool, ha
         payload: { accountId: 'acct', symbol: `L${index % 50}`, quantity: String(index), averageCost: '1', realizedPnl: '0', version: index + 1 },
         eventId,
       }).then(() => {
-        committed.set(eventId, performance.now());
+        if (index >= warmup) committed.set(eventId, performance.now());
       }),
     );
   }
   await Promise.all(inFlight);
   const achievedRate = total / ((performance.now() - start) / 1000);
   const deadline = Date.now() + 60_000;
-  while (latencies.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (latencies.length < total - warmup && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   await consumer.stop();
   await relay.stop();
   await bus.close();
   latencies.sort((a, b) => a - b);
   const pick = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
-  const result = { mode: bus.mode, events: total, handled: latencies.length, achievedRate: Math.round(achievedRate), p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: round(latencies.at(-1) ?? NaN) };
-  console.log(`latency (${bus.mode}): ${result.handled}/${total} handled at ${result.achievedRate} events/s; commit→handled p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (goal p99 < 50 ms)`);
+  const result = { mode: bus.mode, events: total - warmup, warmupEvents: warmup, handled: latencies.length, achievedRate: Math.round(achievedRate), p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: round(latencies.at(-1) ?? NaN) };
+  console.log(`latency (${bus.mode}): ${result.handled}/${result.events} measured events handled (after ${warmup} warm-up) at ${result.achievedRate} events/s; commit→handled p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (goal p99 < 50 ms)`);
   return result;
 }
 

@@ -3,13 +3,42 @@
 -- Every change other services care about writes an event row into shared.event_outbox in the
 -- same transaction as the change: the trading tables through the statement triggers below (no
 -- code path can forget them), anything else through shared.publish_event. The relay (tradedb
--- relay, run by `npm start`, as the owner role) claims pending rows lane by lane, publishes them
+-- relay, run by `npm start`, as the owner role) claims pending rows of the lanes it can lock, publishes them
 -- to Redis Streams (or, without Redis, numbers them into the PostgreSQL stream) and marks them
 -- sent. Consumers record each handled event in shared.processed_events inside their own
 -- transaction, which is what makes a redelivered event harmless.
 \ir ../include/defaults.sql
 SET client_min_messages = warning;
 SET ROLE :"trading_db_user";
+
+-- ---------------------------------------------------------------------------------------------
+-- What every outbox row derives (used by the table's defaults and generated column). Every name
+-- in these and the functions below is schema-qualified instead of a SET search_path clause,
+-- which would cost a GUC save and restore on each trigger call in the order flow.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION shared.outbox_lane(aggregate_type text, aggregate_id text)
+    RETURNS smallint
+    LANGUAGE sql
+    IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT (pg_catalog.hashtext(aggregate_type OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) aggregate_id)
+            OPERATOR(pg_catalog.&) 15)::smallint
+$$;
+
+-- The transaction's correlation and causation ids, set by the application with
+-- set_config('tradedb.correlation_id', ..., true).
+CREATE OR REPLACE FUNCTION shared.current_correlation_id()
+    RETURNS text
+    LANGUAGE sql
+    STABLE
+AS $$ SELECT NULLIF(pg_catalog.current_setting('tradedb.correlation_id', true), '') $$;
+
+CREATE OR REPLACE FUNCTION shared.current_causation_id()
+    RETURNS text
+    LANGUAGE sql
+    STABLE
+AS $$ SELECT NULLIF(pg_catalog.current_setting('tradedb.causation_id', true), '') $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Tables
@@ -28,10 +57,10 @@ CREATE TABLE IF NOT EXISTS shared.event_outbox (
     -- changes of one aggregate out of order keep the higher.
     aggregate_version bigint,
     -- Events of one aggregate share a lane; one relay at a time publishes a lane, in id order.
-    lane              smallint    NOT NULL CHECK (lane BETWEEN 0 AND 15),
+    lane              smallint    NOT NULL GENERATED ALWAYS AS (shared.outbox_lane(aggregate_type, aggregate_id)) STORED,
     occurred_at       timestamptz NOT NULL DEFAULT now(),
-    correlation_id    text,
-    causation_id      text,
+    correlation_id    text        DEFAULT shared.current_correlation_id(),
+    causation_id      text        DEFAULT shared.current_causation_id(),
     payload           jsonb       NOT NULL CHECK (jsonb_typeof(payload) = 'object'),
     -- Null while pending. published_to names the sink that has it: a Redis server's run id, or
     -- 'postgres'. A sink that restarted empty (Redis keeps nothing on disk) gets the retained
@@ -90,32 +119,22 @@ CREATE TABLE IF NOT EXISTS shared.event_consumer_offsets (
 );
 
 -- ---------------------------------------------------------------------------------------------
--- Publishing. Every name below is schema-qualified instead of a SET search_path clause, which
--- would cost a GUC save and restore on each trigger call in the order flow.
+-- Publishing and relaying
 -- ---------------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION shared.outbox_lane(aggregate_type text, aggregate_id text)
-    RETURNS smallint
+-- The event as it travels (the envelope of src/events/event-envelope.ts), built where the row is,
+-- so that relays and consumers receive one JSON text per event.
+CREATE OR REPLACE FUNCTION shared.event_envelope(o shared.event_outbox)
+    RETURNS text
     LANGUAGE sql
-    IMMUTABLE PARALLEL SAFE
+    STABLE
 AS $$
-    SELECT (pg_catalog.hashtext(aggregate_type OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) aggregate_id)
-            OPERATOR(pg_catalog.&) 15)::smallint
+    SELECT pg_catalog.json_build_object(
+        'eventId', o.event_id, 'type', o.event_type, 'topic', o.topic,
+        'aggregate', pg_catalog.json_build_object('type', o.aggregate_type, 'id', o.aggregate_id, 'version', o.aggregate_version),
+        'occurredAt', pg_catalog.to_char(o.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'correlationId', o.correlation_id, 'causationId', o.causation_id, 'payload', o.payload)::text
 $$;
-
--- The transaction's correlation and causation ids, set by the application with
--- set_config('tradedb.correlation_id', ..., true).
-CREATE OR REPLACE FUNCTION shared.current_correlation_id()
-    RETURNS text
-    LANGUAGE sql
-    STABLE
-AS $$ SELECT NULLIF(pg_catalog.current_setting('tradedb.correlation_id', true), '') $$;
-
-CREATE OR REPLACE FUNCTION shared.current_causation_id()
-    RETURNS text
-    LANGUAGE sql
-    STABLE
-AS $$ SELECT NULLIF(pg_catalog.current_setting('tradedb.causation_id', true), '') $$;
 
 -- For events the application publishes itself (the payload was checked against the event
 -- catalogue before it got here). A given event id is stored once: publishing it again returns
@@ -133,10 +152,9 @@ DECLARE
     stored uuid;
 BEGIN
     INSERT INTO shared.event_outbox AS o (event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version,
-                                          lane, correlation_id, causation_id, payload)
+                                          correlation_id, causation_id, payload)
     VALUES (coalesce(event_id, gen_random_uuid()), event_topic, event_type, event_aggregate_type, event_aggregate_id,
-            event_aggregate_version, shared.outbox_lane(event_aggregate_type, event_aggregate_id),
-            coalesce(event_correlation_id, shared.current_correlation_id()),
+            event_aggregate_version, coalesce(event_correlation_id, shared.current_correlation_id()),
             coalesce(event_causation_id, shared.current_causation_id()), event_payload)
     ON CONFLICT ON CONSTRAINT event_outbox_pkey DO NOTHING
     RETURNING o.event_id INTO stored;
@@ -184,11 +202,9 @@ CREATE OR REPLACE FUNCTION execution.publish_order_inserts()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'orders', 'order.placed', 'order', n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.id,
-           n.version, shared.outbox_lane('order', n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.id),
-           shared.current_correlation_id(), shared.current_causation_id(), execution.order_event_payload(n, NULL)
+           n.version, execution.order_event_payload(n, NULL)
       FROM new_orders n
      ORDER BY n.id;
     RETURN NULL;
@@ -201,11 +217,9 @@ CREATE OR REPLACE FUNCTION execution.publish_order_updates()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'orders', 'order.updated', 'order', n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.id,
-           n.version, shared.outbox_lane('order', n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.id),
-           shared.current_correlation_id(), shared.current_causation_id(), execution.order_event_payload(n, o.status)
+           n.version, execution.order_event_payload(n, o.status)
       FROM new_orders n
       JOIN old_orders o ON o.account_id OPERATOR(pg_catalog.=) n.account_id AND o.id OPERATOR(pg_catalog.=) n.id
      WHERE (n.status, n.filled_quantity, n.version, n.broker_order_id)
@@ -221,11 +235,8 @@ CREATE OR REPLACE FUNCTION execution.publish_trade_inserts()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'trades', 'trade.executed', 'trade', t.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) t.id, 1,
-           shared.outbox_lane('trade', t.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) t.id),
-           shared.current_correlation_id(), shared.current_causation_id(),
            pg_catalog.jsonb_build_object(
                'accountId', t.account_id, 'tradeId', t.id, 'orderId', t.order_id, 'brokerFillId', t.broker_fill_id,
                'symbol', t.symbol, 'side', t.side, 'quantity', pg_catalog.trim_scale(t.quantity)::text,
@@ -244,12 +255,9 @@ CREATE OR REPLACE FUNCTION execution.publish_positions(changed execution.positio
     LANGUAGE sql
     SECURITY DEFINER
 AS $$
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'positions', 'position.changed', 'position',
            n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.symbol, n.version,
-           shared.outbox_lane('position', n.account_id OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) n.symbol),
-           shared.current_correlation_id(), shared.current_causation_id(),
            pg_catalog.jsonb_build_object(
                'accountId', n.account_id, 'symbol', n.symbol, 'quantity', pg_catalog.trim_scale(n.quantity)::text,
                'averageCost', pg_catalog.trim_scale(n.average_cost)::text,
@@ -292,11 +300,8 @@ CREATE OR REPLACE FUNCTION risk_management.publish_risk_events()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
-    SELECT 'risk', 'risk.breached', 'account', r.account_id, NULL, shared.outbox_lane('account', r.account_id),
-           shared.current_correlation_id(), shared.current_causation_id(),
-           pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
+    SELECT 'risk', 'risk.breached', 'account', r.account_id, NULL, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                'accountId', r.account_id, 'riskEventId', r.id, 'riskLimitId', r.risk_limit_id,
                'eventType', r.event_type, 'severity', r.severity, 'detail', r.detail, 'context', r.context,
                'orderId', r.order_id, 'occurredAt', r.occurred_at))
@@ -312,11 +317,8 @@ CREATE OR REPLACE FUNCTION strategy_engine.publish_signals()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'signals', 'signal.generated', 'strategy', s.strategy_id::text, NULL,
-           shared.outbox_lane('strategy', s.strategy_id::text),
-           shared.current_correlation_id(), shared.current_causation_id(),
            pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                'signalId', s.id, 'strategyId', s.strategy_id, 'accountId', s.account_id, 'symbol', s.symbol,
                'signalType', s.signal_type, 'strength', pg_catalog.trim_scale(s.strength)::text,
@@ -336,11 +338,8 @@ CREATE OR REPLACE FUNCTION data_ingestion.publish_finished_runs()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
     SELECT 'ingestion', 'ingestion.run_finished', 'ingestion_run', n.id::text, NULL,
-           shared.outbox_lane('ingestion_run', n.id::text),
-           shared.current_correlation_id(), shared.current_causation_id(),
            pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                'runId', n.id, 'source', n.source, 'interval', n.interval, 'status', n.status,
                'rowsRead', n.rows_read, 'rowsInserted', n.rows_inserted, 'rowsUpdated', n.rows_updated,
@@ -360,11 +359,8 @@ CREATE OR REPLACE FUNCTION shared.publish_config_changes()
     SECURITY DEFINER
 AS $$
 BEGIN
-    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, lane,
-                                     correlation_id, causation_id, payload)
-    SELECT 'config', 'config.changed', 'system_config', c.key, c.version, shared.outbox_lane('system_config', c.key),
-           shared.current_correlation_id(), shared.current_causation_id(),
-           pg_catalog.jsonb_build_object('key', c.key, 'value', c.value, 'version', c.version, 'updatedBy', c.updated_by)
+    INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
+    SELECT 'config', 'config.changed', 'system_config', c.key, c.version, pg_catalog.jsonb_build_object('key', c.key, 'value', c.value, 'version', c.version, 'updatedBy', c.updated_by)
       FROM new_config c
      ORDER BY c.key;
     RETURN NULL;

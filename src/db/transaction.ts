@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
 import type { ConnectionSource, Queryable } from './queryable.ts';
-import { correlationSettings } from '../shared/correlation.ts';
+import { correlationStatement } from '../shared/correlation.ts';
 
 export interface TransactionOptions {
   /** Default 'read committed'. Use 'serializable' where a race must be impossible. */
@@ -34,10 +34,9 @@ export async function withTransaction<T>(
     const client = await source.connect();
     let broken = false;
     try {
-      await client.query(begin);
       // The outbox triggers stamp events with the transaction's correlation (shared/correlation.ts).
-      const correlation = correlationSettings();
-      if (correlation) await client.query(correlation.text, correlation.values);
+      const correlation = correlationStatement();
+      await client.query(correlation ? `${begin}; ${correlation}` : begin);
       const result = await work(client, attempt);
       await client.query('COMMIT');
       return result;
@@ -59,8 +58,8 @@ export async function withTransaction<T>(
 export function statementTransactions(pool: pg.Pool, options: Omit<TransactionOptions, 'isolationLevel' | 'readOnly'> = {}): Queryable {
   return {
     query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) =>
-      // With a correlation in progress the statement needs a transaction to carry it: three more round trips.
-      correlationSettings()
+      // With a correlation in progress the statement needs a transaction to carry it: two more round trips.
+      correlationStatement()
         ? withTransaction(pool, (client) => client.query(textOrConfig as string, values), options)
         : retryingConflicts(() => pool.query(textOrConfig as string, values), options),
   } as Queryable;

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/load-config.ts';
 import { listenForNotifications } from '../db/notification-listener.ts';
 import { TOPICS } from './event-catalog.ts';
-import { envelopeFromRow, OUTBOX_COLUMNS, parseEnvelope, type EventEnvelope, type OutboxRow } from './event-envelope.ts';
+import { ENVELOPE_SQL, readableEnvelopes, type EventEnvelope } from './event-envelope.ts';
 import { EventHandling, type EventHandler, type OutcomeCounts } from './event-handling.ts';
 import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.ts';
 import { PostgresStreamConsumer } from './postgres-stream-consumer.ts';
@@ -112,19 +112,13 @@ class RedisEventBus implements EventBus {
   async listen(_pool: pg.Pool, topics: string[], onEvent: (event: EventEnvelope) => void): Promise<{ close(): Promise<void> }> {
     const subscriber = this.connection('tradedb:listener', true);
     subscriber.on('message', (_channel: string, message: string) => {
-      let batch: unknown[];
+      let batch: unknown;
       try {
-        batch = JSON.parse(message) as unknown[];
+        batch = JSON.parse(message);
       } catch {
-        return; // A live view skips what it cannot read; consumers dead-letter it.
+        return;
       }
-      for (const envelope of batch) {
-        try {
-          onEvent(parseEnvelope(JSON.stringify(envelope)));
-        } catch {
-          // As above.
-        }
-      }
+      if (Array.isArray(batch)) for (const event of readableEnvelopes(batch)) onEvent(event);
     });
     await subscriber.subscribe(...topics.map((topic) => this.names.channel(topic)));
     return { close: async () => this.release(subscriber) };
@@ -191,14 +185,12 @@ class PostgresEventBus implements EventBus {
     let last = start.rows[0]!.seq;
     let reading: Promise<void> = Promise.resolve();
     const readNew = async (): Promise<void> => {
-      const rows = await pool.query<OutboxRow & { stream_seq: string }>(
-        `SELECT stream_seq, ${OUTBOX_COLUMNS} FROM shared.event_outbox WHERE stream_seq > $1 AND topic = ANY($2::text[]) ORDER BY stream_seq`,
+      const rows = await pool.query<{ stream_seq: string; envelope: unknown }>(
+        `SELECT stream_seq, ${ENVELOPE_SQL}::json AS envelope FROM shared.event_outbox o WHERE stream_seq > $1 AND topic = ANY($2::text[]) ORDER BY stream_seq`,
         [last, topics],
       );
-      for (const row of rows.rows) {
-        last = row.stream_seq;
-        onEvent(envelopeFromRow(row));
-      }
+      last = rows.rows.at(-1)?.stream_seq ?? last;
+      for (const event of readableEnvelopes(rows.rows.map((row) => row.envelope))) onEvent(event);
     };
     const listener = await listenForNotifications(pool, POSTGRES_STREAM_CHANNEL, () => {
       reading = reading.then(readNew).catch(() => undefined);

@@ -51,6 +51,11 @@ export function parseEnvelope(json: string): EventEnvelope {
   } catch {
     throw new InvalidEventError('event is not JSON', '(event)');
   }
+  return toEnvelope(raw);
+}
+
+/** Checks an already parsed value as an envelope, payload included. */
+export function toEnvelope(raw: unknown): EventEnvelope {
   const result = envelopeSchema.safeParse(raw);
   if (!result.success) throw fieldError('event envelope', result.error);
   const envelope = result.data;
@@ -58,35 +63,19 @@ export function parseEnvelope(json: string): EventEnvelope {
   return envelope as EventEnvelope;
 }
 
-/** The outbox row (as selected by outbox-columns) as an envelope. */
-export interface OutboxRow {
-  event_id: string;
-  event_type: string;
-  topic: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: string | null;
-  occurred_at: Date;
-  correlation_id: string | null;
-  causation_id: string | null;
-  payload: Record<string, unknown>;
+/** Live views: the readable envelopes among `values`; a consumer group dead-letters the rest. */
+export function readableEnvelopes(values: unknown[]): EventEnvelope[] {
+  return values.flatMap((value) => {
+    try {
+      return [toEnvelope(value)];
+    } catch {
+      return [];
+    }
+  });
 }
 
-export const OUTBOX_COLUMNS =
-  'event_id, event_type, topic, aggregate_type, aggregate_id, aggregate_version, occurred_at, correlation_id, causation_id, payload';
-
-export function envelopeFromRow(row: OutboxRow): EventEnvelope {
-  return {
-    eventId: row.event_id,
-    type: row.event_type as EventType,
-    topic: row.topic,
-    aggregate: { type: row.aggregate_type, id: row.aggregate_id, version: row.aggregate_version === null ? null : Number(row.aggregate_version) },
-    occurredAt: row.occurred_at.toISOString(),
-    correlationId: row.correlation_id,
-    causationId: row.causation_id,
-    payload: row.payload,
-  };
-}
+/** The envelope JSON of an outbox row aliased `o`, as relays and consumers select it (migration 0005). */
+export const ENVELOPE_SQL = 'shared.event_envelope(o)';
 
 function fieldError(what: string, error: z.ZodError, prefix?: string): InvalidEventError {
   const issue = error.issues[0]!;

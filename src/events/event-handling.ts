@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Queryable } from '../db/queryable.ts';
 import { withCorrelation } from '../shared/correlation.ts';
-import type { EventEnvelope } from './event-envelope.ts';
+import { InvalidEventError, parseEnvelope, type EventEnvelope } from './event-envelope.ts';
 import { publishEvent } from './event-publisher.ts';
 
 /** Handles one event inside the transaction that records it as handled. */
@@ -32,10 +31,11 @@ export interface HandlingOptions {
 }
 
 /**
- * What both stream consumers (Redis and PostgreSQL) do with an event: mark it processed for the
- * group and run the handler in one transaction (so the effect and the mark commit together,
- * and a redelivered event finds its mark and is skipped), count failures outside it, and set an
- * event aside on the dead-letter stream once it has failed maxAttempts times.
+ * What both stream consumers (Redis and PostgreSQL) do with a batch of events, in one
+ * transaction: each event under a savepoint, its group mark and its handler's effects together
+ * (a redelivered event finds its mark and is skipped), a failure counted in the same
+ * transaction, and an event set aside on the dead-letter topic once it has failed maxAttempts
+ * times, or at once when it cannot even be read.
  */
 export class EventHandling {
   constructor(private readonly options: HandlingOptions) {}
@@ -44,42 +44,16 @@ export class EventHandling {
     return this.options.group;
   }
 
-  /** In the caller's transaction: 'duplicate' if the group has handled the event before. */
-  async handleIn(client: pg.PoolClient, event: EventEnvelope): Promise<'handled' | 'duplicate'> {
-    const correlationId = event.correlationId ?? event.eventId;
-    const marked = await client.query<{ fresh: boolean }>(
-      `SELECT set_config('tradedb.correlation_id', $1, true), set_config('tradedb.causation_id', $2, true),
-              shared.mark_event_processed($3, $2::uuid) AS fresh`,
-      [correlationId, event.eventId, this.options.group],
-    );
-    if (!marked.rows[0]!.fresh) return 'duplicate';
-    await withCorrelation({ correlationId, causationId: event.eventId }, () => this.options.handle(event, client));
-    return 'handled';
-  }
-
-  /**
-   * Counts a failure of `event` (through `db`, outside the failed transaction) and dead-letters
-   * it once it has failed maxAttempts times. `db` must be a transaction or a pool for which
-   * `inTransaction` opens one.
-   */
-  async failed(db: Queryable, event: EventEnvelope, error: unknown, inTransaction: (work: (tx: Queryable) => Promise<void>) => Promise<void>): Promise<'failed' | 'dead-lettered'> {
-    const message = errorText(error);
-    const counted = await db.query<{ attempts: number }>('SELECT shared.record_event_failure($1, $2, $3) AS attempts', [
-      this.options.group,
-      event.eventId,
-      message,
-    ]);
-    const attempts = counted.rows[0]!.attempts;
-    if (attempts < this.options.maxAttempts) return 'failed';
-    await inTransaction((tx) => this.deadLetter(tx, event, message, attempts));
-    return 'dead-lettered';
-  }
-
-  /**
-   * Handles one event of a batch under a savepoint of the batch's transaction: a failing handler
-   * undoes its own work only, and its failure is counted in the same transaction.
-   */
-  async handleUnderSavepoint(tx: pg.PoolClient, event: EventEnvelope, onError?: (error: unknown) => void): Promise<HandlingOutcome> {
+  /** Handles one event as it travelled (envelope JSON) inside the batch's transaction `tx`. */
+  async handleJson(tx: pg.PoolClient, json: string, onError?: (error: unknown) => void): Promise<HandlingOutcome> {
+    let event: EventEnvelope;
+    try {
+      event = parseEnvelope(json);
+    } catch (error) {
+      if (!(error instanceof InvalidEventError)) throw error;
+      await this.deadLetter(tx, { raw: json }, error.message, 1);
+      return 'dead-lettered';
+    }
     await tx.query('SAVEPOINT handling_event');
     try {
       const outcome = await this.handleIn(tx, event);
@@ -88,12 +62,39 @@ export class EventHandling {
     } catch (error) {
       await tx.query('ROLLBACK TO SAVEPOINT handling_event');
       onError?.(error);
-      return this.failed(tx, event, error, (work) => work(tx));
+      return this.failed(tx, event, error);
     }
   }
 
+  /** Marks the event for the group and runs the handler; 'duplicate' if the group had handled it. */
+  private async handleIn(tx: pg.PoolClient, event: EventEnvelope): Promise<'handled' | 'duplicate'> {
+    const correlationId = event.correlationId ?? event.eventId;
+    const marked = await tx.query<{ fresh: boolean }>(
+      `SELECT set_config('tradedb.correlation_id', $1, true), set_config('tradedb.causation_id', $2, true),
+              shared.mark_event_processed($3, $2::uuid) AS fresh`,
+      [correlationId, event.eventId, this.options.group],
+    );
+    if (!marked.rows[0]!.fresh) return 'duplicate';
+    await withCorrelation({ correlationId, causationId: event.eventId }, () => this.options.handle(event, tx));
+    return 'handled';
+  }
+
+  /** Counts a failure of `event` and dead-letters it once it has failed maxAttempts times. */
+  private async failed(tx: pg.PoolClient, event: EventEnvelope, error: unknown): Promise<'failed' | 'dead-lettered'> {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const counted = await tx.query<{ attempts: number }>('SELECT shared.record_event_failure($1, $2, $3) AS attempts', [
+      this.options.group,
+      event.eventId,
+      message,
+    ]);
+    const attempts = counted.rows[0]!.attempts;
+    if (attempts < this.options.maxAttempts) return 'failed';
+    await this.deadLetter(tx, event, message, attempts);
+    return 'dead-lettered';
+  }
+
   /** Sets the event aside: marked done for the group, and published on the dead-letter topic. */
-  async deadLetter(tx: Queryable, event: EventEnvelope | { raw: string }, reason: string, attempts: number): Promise<void> {
+  private async deadLetter(tx: pg.PoolClient, event: EventEnvelope | { raw: string }, reason: string, attempts: number): Promise<void> {
     const eventId = 'eventId' in event ? event.eventId : randomUUID();
     const marked = await tx.query<{ fresh: boolean }>("SELECT shared.mark_event_processed($1, $2, 'dead-lettered') AS fresh", [this.options.group, eventId]);
     if (!marked.rows[0]!.fresh) return;
@@ -114,8 +115,4 @@ export class EventHandling {
       causationId: eventId,
     });
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

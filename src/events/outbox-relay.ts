@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { listenForNotifications, type NotificationListener } from '../db/notification-listener.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { envelopeFromRow, OUTBOX_COLUMNS, type OutboxRow } from './event-envelope.ts';
+import { ENVELOPE_SQL } from './event-envelope.ts';
 import type { ClaimedEvent, StreamSink } from './stream-sink.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -18,7 +18,7 @@ export interface OutboxRelayOptions {
   /** Prunes this often; default 60 s. */
   pruneIntervalMs?: number;
   onError?: (error: unknown) => void;
-  /** Runs after the sink has the batch and before the rows are marked sent (tests crash here). */
+  /** Runs after the sink has the batch and before the transaction marking it sent commits (tests crash here). */
   afterPublish?: (events: ClaimedEvent[]) => Promise<void> | void;
 }
 
@@ -29,6 +29,9 @@ export interface RelayStats {
   errors: number;
 }
 
+/** shared.outbox_lanes' lanes. */
+const ALL_LANES = Array.from({ length: 16 }, (_, lane) => lane);
+
 /** Several relays may run; one publishes the PostgreSQL stream at a time. */
 const POSTGRES_STREAM_LOCK = "hashtext('tradedb.outbox-relay.postgres-stream')";
 
@@ -36,8 +39,9 @@ const POSTGRES_STREAM_LOCK = "hashtext('tradedb.outbox-relay.postgres-stream')";
  * Moves outbox rows to the sink. Woken by the outbox trigger's NOTIFY, with polling as a safety
  * net. For Redis, a relay owns the lanes it could lock for one batch (their rows in
  * shared.outbox_lanes, FOR UPDATE SKIP LOCKED), so relays run side by side on different lanes and
- * one aggregate's events (one lane) go out in id order. Rows are marked sent in the transaction that claimed them, after the sink
- * has them: a relay that dies in between leaves them pending, and they are sent again.
+ * one aggregate's events (one lane) go out in id order. Rows are marked sent in the transaction
+ * that claims them, which commits after the sink has them: a relay that dies in between leaves
+ * them pending, and they go again.
  */
 export class OutboxRelay {
   readonly stats: RelayStats = { published: 0, batches: 0, replayed: 0, errors: 0 };
@@ -117,7 +121,7 @@ export class OutboxRelay {
       [identity],
     );
     if (switched.rows.length > 0) await this.replay(client, switched.rows.map((row) => row.lane), identity);
-    const sent = await this.claimAndPublish(client, identity);
+    const sent = await this.claimAndPublish(client, identity, ALL_LANES);
     return { sent, progressed: sent > 0 };
   }
 
@@ -131,24 +135,29 @@ export class OutboxRelay {
     this.stats.replayed += result.rowCount ?? 0;
   }
 
-  /** Claims up to a batch of pending rows (of the given lanes, if any), publishes and marks them; returns how many. */
-  private async claimAndPublish(client: pg.PoolClient, identity: string, lanes?: number[]): Promise<number> {
-    const claimed = await client.query<OutboxRow & { id: string }>(
-      `SELECT id, ${OUTBOX_COLUMNS} FROM shared.event_outbox
-        WHERE published_at IS NULL AND ($2::smallint[] IS NULL OR lane = ANY($2::smallint[]))
-        ORDER BY id
-        LIMIT $1
-          FOR UPDATE SKIP LOCKED`,
-      [this.options.batchSize ?? 1000, lanes ?? null],
+  /**
+   * Claims up to a batch of pending rows of `lanes` and marks them sent to `identity` in one
+   * statement, then hands them to the sink in id order; the mark commits only if the sink took
+   * them. Returns how many.
+   */
+  private async claimAndPublish(client: pg.PoolClient, identity: string, lanes: number[]): Promise<number> {
+    const claimed = await client.query<{ id: string; event_id: string; topic: string; envelope: string }>(
+      `UPDATE shared.event_outbox o SET published_at = now(), published_to = $3
+         FROM (SELECT event_id FROM shared.event_outbox
+                WHERE published_at IS NULL AND lane = ANY($2::smallint[])
+                ORDER BY id
+                LIMIT $1
+                  FOR UPDATE SKIP LOCKED) claimed
+        WHERE o.event_id = claimed.event_id
+       RETURNING o.id, o.event_id, o.topic, ${ENVELOPE_SQL} AS envelope`,
+      [this.options.batchSize ?? 1000, lanes, identity],
     );
     if (claimed.rows.length === 0) return 0;
-    const events = claimed.rows.map((row): ClaimedEvent => ({ outboxId: row.id, envelope: envelopeFromRow(row) }));
+    const events = claimed.rows
+      .map((row): ClaimedEvent => ({ outboxId: BigInt(row.id), eventId: row.event_id, topic: row.topic, json: row.envelope }))
+      .sort((a, b) => (a.outboxId < b.outboxId ? -1 : 1));
     await this.options.sink.publish(client, events, identity);
     await this.options.afterPublish?.(events);
-    await client.query('UPDATE shared.event_outbox SET published_at = now(), published_to = $2 WHERE event_id = ANY($1::uuid[])', [
-      events.map((event) => event.envelope.eventId),
-      identity,
-    ]);
     return events.length;
   }
 

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { listenForNotifications, type NotificationListener } from '../db/notification-listener.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { envelopeFromRow, InvalidEventError, OUTBOX_COLUMNS, validatePayload, type OutboxRow } from './event-envelope.ts';
-import { OutcomeCounts, type EventHandling, type HandlingOutcome } from './event-handling.ts';
+import { ENVELOPE_SQL } from './event-envelope.ts';
+import { OutcomeCounts, type EventHandling } from './event-handling.ts';
 import { POSTGRES_STREAM_CHANNEL } from './postgres-stream-sink.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -54,8 +54,8 @@ export class PostgresStreamConsumer {
       const locked = await tx.query<{ position: string | null }>('SELECT shared.lock_event_offset($1, $2) AS position', [handling.group, this.options.topics]);
       const position = locked.rows[0]!.position;
       if (position === null) return { handled: 0, failed: false, busy: true };
-      const rows = await tx.query<OutboxRow & { stream_seq: string }>(
-        `SELECT stream_seq, ${OUTBOX_COLUMNS} FROM shared.event_outbox
+      const rows = await tx.query<{ stream_seq: string; envelope: string }>(
+        `SELECT stream_seq, ${ENVELOPE_SQL} AS envelope FROM shared.event_outbox o
           WHERE stream_seq > $1 AND topic = ANY($2::text[])
           ORDER BY stream_seq
           LIMIT $3`,
@@ -65,7 +65,7 @@ export class PostgresStreamConsumer {
       let handled = 0;
       let failed = false;
       for (const row of rows.rows) {
-        const outcome = await this.handleUnderSavepoint(tx, row);
+        const outcome = await handling.handleJson(tx, row.envelope, this.options.onError);
         this.counts.add(outcome);
         if (outcome === 'failed') {
           failed = true;
@@ -77,19 +77,6 @@ export class PostgresStreamConsumer {
       if (last !== position) await tx.query('SELECT shared.advance_event_offset($1, $2)', [handling.group, last]);
       return { handled, failed, busy: false };
     });
-  }
-
-  private async handleUnderSavepoint(tx: pg.PoolClient, row: OutboxRow): Promise<HandlingOutcome> {
-    const { handling } = this.options;
-    const event = envelopeFromRow(row);
-    try {
-      validatePayload(event.type, event.payload);
-    } catch (error) {
-      if (!(error instanceof InvalidEventError)) throw error;
-      await handling.deadLetter(tx, event, error.message, 1);
-      return 'dead-lettered';
-    }
-    return handling.handleUnderSavepoint(tx, event, this.options.onError);
   }
 
   private async loop(): Promise<void> {

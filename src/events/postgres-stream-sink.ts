@@ -23,7 +23,7 @@ export class PostgresStreamSink implements StreamSink {
          FROM (SELECT event_id, nextval('shared.event_stream_seq') AS seq
                  FROM (SELECT * FROM unnest($1::bigint[], $2::uuid[]) AS claimed (id, event_id) ORDER BY id) ordered) numbered
         WHERE o.event_id = numbered.event_id`,
-      [events.map((event) => event.outboxId), events.map((event) => event.envelope.eventId)],
+      [events.map((event) => event.outboxId.toString()), events.map((event) => event.eventId)],
     );
     await client.query('SELECT pg_notify($1, \'\')', [POSTGRES_STREAM_CHANNEL]);
   }

@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import { withTransaction } from '../db/transaction.ts';
-import { InvalidEventError, parseEnvelope } from './event-envelope.ts';
-import { OutcomeCounts, type EventHandling, type HandlingOutcome } from './event-handling.ts';
+import { OutcomeCounts, type EventHandling } from './event-handling.ts';
 import type { StreamNames } from './stream-names.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -131,16 +130,7 @@ export class RedisStreamConsumer {
     const done = await withTransaction(pool, async (tx) => {
       const acknowledged: string[] = [];
       for (const [id, fields] of entries) {
-        const json = fields[fields.indexOf('event') + 1] ?? '';
-        let outcome: HandlingOutcome;
-        try {
-          outcome = await handling.handleUnderSavepoint(tx, parseEnvelope(json), this.options.onError);
-        } catch (error) {
-          if (!(error instanceof InvalidEventError)) throw error;
-          // It can never be handled: set aside at once.
-          await handling.deadLetter(tx, { raw: json }, error.message, 1);
-          outcome = 'dead-lettered';
-        }
+        const outcome = await handling.handleJson(tx, fields[fields.indexOf('event') + 1] ?? '', this.options.onError);
         this.counts.add(outcome);
         if (outcome !== 'failed') acknowledged.push(id);
       }
@@ -148,5 +138,4 @@ export class RedisStreamConsumer {
     });
     if (done.length > 0) await this.options.redis.xack(stream, handling.group, ...done);
   }
-
 }

@@ -6,7 +6,7 @@ import { redisReady } from './redis-connection.ts';
 
 /**
  * Publishes to one Redis stream per topic (XADD, trimmed with MAXLEN ~) and the topic's pub/sub
- * channel (one message per batch), in one MULTI. The sink's identity is a random id kept in Redis (SET NX): a Redis that
+ * channel (one message per batch), in one pipeline. The sink's identity is a random id kept in Redis (SET NX): a Redis that
  * restarted empty has none, gets a new one, and the relay refills it from the retained outbox.
  */
 export class RedisStreamSink implements StreamSink {
@@ -25,24 +25,25 @@ export class RedisStreamSink implements StreamSink {
   }
 
   async publish(_client: unknown, events: ClaimedEvent[], identity: string): Promise<void> {
-    const transaction = this.redis.multi().get(this.names.sinkId);
+    // A pipeline runs on one connection in order: the GET first proves every XADD after it went
+    // to the Redis the batch was claimed for (a restarted one would have cut the connection).
+    const pipeline = this.redis.pipeline().get(this.names.sinkId);
     const live = new Map<string, string[]>();
-    for (const { envelope } of events) {
-      const json = JSON.stringify(envelope);
-      transaction.xadd(this.names.stream(envelope.topic), 'MAXLEN', '~', this.maxLength, '*', 'event', json);
-      live.set(envelope.topic, [...(live.get(envelope.topic) ?? []), json]);
+    for (const { topic, json } of events) {
+      pipeline.xadd(this.names.stream(topic), 'MAXLEN', '~', this.maxLength, '*', 'event', json);
+      live.set(topic, [...(live.get(topic) ?? []), json]);
     }
     // Live listeners get one message per topic and batch: a JSON array of envelopes.
-    for (const [topic, jsons] of live) transaction.publish(this.names.channel(topic), `[${jsons.join(',')}]`);
-    const results = checked(await transaction.exec());
+    for (const [topic, jsons] of live) pipeline.publish(this.names.channel(topic), `[${jsons.join(',')}]`);
+    const results = checked(await pipeline.exec());
     const found = `redis:${String(results[0])}`;
     if (found !== identity) throw new SinkChangedError(identity, found);
   }
 }
 
-/** EXEC's per-command results, or the first command error thrown. */
+/** A pipeline's or transaction's per-command results, or the first command error thrown. */
 function checked(results: Array<[Error | null, unknown]> | null): unknown[] {
-  if (!results) throw new Error('Redis transaction was discarded');
+  if (!results) throw new Error('Redis discarded the commands');
   for (const [error] of results) if (error) throw error;
   return results.map(([, value]) => value);
 }

@@ -1,16 +1,17 @@
 import type pg from 'pg';
-import type { EventEnvelope } from './event-envelope.ts';
-
-/** An outbox row the relay has claimed: its place in the outbox and the event itself. */
+/** An outbox row the relay has claimed: its place in the outbox, its id and topic, and the envelope as JSON. */
 export interface ClaimedEvent {
-  outboxId: string;
-  envelope: EventEnvelope;
+  outboxId: bigint;
+  eventId: string;
+  topic: string;
+  json: string;
 }
 
 /**
  * Where the relay puts events: Redis Streams, or (without Redis) the PostgreSQL stream, i.e.
- * the outbox rows themselves, numbered. The relay publishes, then marks the rows sent in the
- * same transaction; a crash in between publishes them again, which consumers absorb.
+ * the outbox rows themselves, numbered. The relay marks the rows sent and publishes them in one
+ * transaction that commits after the sink has them; a crash before the commit publishes them
+ * again, which consumers absorb.
  */
 export interface StreamSink {
   readonly kind: 'redis' | 'postgres';

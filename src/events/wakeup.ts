@@ -15,14 +15,13 @@ export class Wakeup {
   async wait(ms: number): Promise<void> {
     if (!this.pending) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        const self = this;
-        this.resolveWait = done;
-        function done(): void {
+        const done = (): void => {
           clearTimeout(timer);
-          self.resolveWait = undefined;
+          this.resolveWait = undefined;
           resolve();
-        }
+        };
+        const timer = setTimeout(done, ms);
+        this.resolveWait = done;
       });
     }
     this.pending = false;

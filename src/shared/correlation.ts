@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 
 /**
  * The correlation id of the work in progress, carried through async calls: a signal's order,
@@ -24,15 +25,12 @@ export function currentCorrelation(): CorrelationContext | undefined {
 }
 
 /**
- * The SQL that hands the current correlation to the transaction, so that the outbox triggers
- * stamp their events with it: `SELECT set_config(...)` with the values, or undefined when
- * there is no correlation in progress.
+ * The statement that hands the current correlation to the transaction, so that the outbox
+ * triggers stamp their events with it (values inlined as literals, so that it can share one
+ * round trip with BEGIN), or undefined when there is no correlation in progress.
  */
-export function correlationSettings(): { text: string; values: string[] } | undefined {
+export function correlationStatement(): string | undefined {
   const context = storage.getStore();
   if (!context) return undefined;
-  return {
-    text: "SELECT set_config('tradedb.correlation_id', $1, true), set_config('tradedb.causation_id', $2, true)",
-    values: [context.correlationId, context.causationId ?? ''],
-  };
+  return `SELECT set_config('tradedb.correlation_id', ${pg.escapeLiteral(context.correlationId)}, true), set_config('tradedb.causation_id', ${pg.escapeLiteral(context.causationId ?? '')}, true)`;
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { withCorrelation } from '../../src/shared/correlation.ts';
 import { EVENT_CATALOG, isEventType } from '../../src/events/event-catalog.ts';
-import { envelopeFromRow, InvalidEventError, OUTBOX_COLUMNS, validatePayload, type OutboxRow } from '../../src/events/event-envelope.ts';
+import { ENVELOPE_SQL, InvalidEventError, validatePayload, type EventEnvelope } from '../../src/events/event-envelope.ts';
 import { publishEvent } from '../../src/events/event-publisher.ts';
 import { executeOrder } from '../../src/services/execution/order-execution.ts';
 import { OrderService } from '../../src/services/execution/order-service.ts';
@@ -15,8 +15,9 @@ beforeAll(async () => {
 });
 afterAll(() => trading?.close());
 
-async function outbox(): Promise<OutboxRow[]> {
-  return (await trading.admin.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM shared.event_outbox ORDER BY id`)).rows;
+/** The outbox's events as they travel (read as plain JSON, unchecked: the tests check them). */
+async function outbox(): Promise<EventEnvelope[]> {
+  return (await trading.admin.query<{ envelope: EventEnvelope }>(`SELECT ${ENVELOPE_SQL}::json AS envelope FROM shared.event_outbox o ORDER BY id`)).rows.map((row) => row.envelope);
 }
 
 it('the order flow writes its events in its own transaction, each matching the catalogue', async () => {
@@ -29,20 +30,20 @@ it('the order flow writes its events in its own transaction, each matching the c
   await orders.cancel('acct-o', order.id);
 
   const rows = await outbox();
-  expect(rows.map((row) => row.event_type)).toEqual(['order.placed', 'position.changed', 'trade.executed', 'order.placed', 'order.updated']);
+  expect(rows.map((row) => row.type)).toEqual(['order.placed', 'position.changed', 'trade.executed', 'order.placed', 'order.updated']);
   for (const row of rows) {
-    expect(isEventType(row.event_type)).toBe(true);
-    expect(() => validatePayload(row.event_type, row.payload)).not.toThrow();
-    expect(row.topic).toBe(EVENT_CATALOG[row.event_type as keyof typeof EVENT_CATALOG].topic);
+    expect(isEventType(row.type)).toBe(true);
+    expect(() => validatePayload(row.type, row.payload)).not.toThrow();
+    expect(row.topic).toBe(EVENT_CATALOG[row.type].topic);
   }
-  const [placed, position, trade] = rows.map(envelopeFromRow);
+  const [placed, position, trade] = rows;
   expect(placed!.payload).toMatchObject({ accountId: 'acct-o', status: 'filled', filledQuantity: '10', averageFillPrice: '12.5' });
   expect(position!.payload).toMatchObject({ quantity: '10', averageCost: '12.5' });
   expect(position!.aggregate).toEqual({ type: 'position', id: 'acct-o/OUTB', version: 2 });
   expect(trade!.payload).toMatchObject({ brokerFillId: 'o-1', price: '12.5' });
   // The correlation of the work reached the rows the triggers wrote.
-  expect(rows.slice(0, 3).map((row) => row.correlation_id)).toEqual(['corr-flow-1', 'corr-flow-1', 'corr-flow-1']);
-  expect(envelopeFromRow(rows[4]!).payload).toMatchObject({ fromStatus: 'pending', status: 'cancelled' });
+  expect(rows.slice(0, 3).map((row) => row.correlationId)).toEqual(['corr-flow-1', 'corr-flow-1', 'corr-flow-1']);
+  expect(rows[4]!.payload).toMatchObject({ fromStatus: 'pending', status: 'cancelled' });
 });
 
 it('a rolled-back change leaves no event', async () => {
@@ -68,8 +69,8 @@ it('risk breaches, signals, finished ingestion runs and configuration changes ar
   await trading.admin.query(`INSERT INTO shared.system_config (key, value) VALUES ('outbox.test', '{"on": true}')`);
 
   const rows = await outbox();
-  expect(rows.map((row) => row.event_type)).toEqual(['signal.generated', 'risk.breached', 'ingestion.run_finished', 'config.changed']);
-  for (const row of rows) expect(() => validatePayload(row.event_type, row.payload)).not.toThrow();
+  expect(rows.map((row) => row.type)).toEqual(['signal.generated', 'risk.breached', 'ingestion.run_finished', 'config.changed']);
+  for (const row of rows) expect(() => validatePayload(row.type, row.payload)).not.toThrow();
   expect(rows[2]!.payload).toMatchObject({ runId: Number(run), status: 'succeeded', rowsRead: 5 });
 });
 
@@ -100,6 +101,6 @@ it('publishEvent checks the payload, names the bad field and writes nothing; a r
 
 it('service roles cannot write the outbox directly, only through publish_event', async () => {
   await expect(
-    trading.pool.query("INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, lane, payload) VALUES ('orders', 'order.placed', 'order', 'x', 0, '{}')"),
+    trading.pool.query("INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, payload) VALUES ('orders', 'order.placed', 'order', 'x', '{}')"),
   ).rejects.toMatchObject({ code: '42501' });
 });
