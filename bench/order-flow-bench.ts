@@ -1,3 +1,5 @@
+import { startRelay } from '../src/events/relay-runner.ts';
+import { Redis } from 'ioredis';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +25,8 @@ const CLIENT_COUNTS = [1, 4, 8];
  * `npm run bench -- order-flow [--quick]`: the full order → risk check → submit → fill → trade →
  * position → order events transaction (executeOrder), per second, at 1, 4 and 8 clients — each
  * client trading its own account under three risk limits — against pgbench's built-in TPC-B-like
- * script on the same server, in the same run, at the same client counts.
+ * script on the same server, in the same run, at the same client counts. The order flow runs as
+ * deployed (outbox triggers on, a relay publishing to Redis) and again without the outbox.
  */
 export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
   const seconds = flags.includes('--quick') ? 3 : 10;
@@ -50,10 +53,20 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
     await asAdmin(config, (admin) => admin.query('VACUUM ANALYZE execution.orders, execution.order_events, execution.trades, execution.positions'));
     for (const clients of CLIENT_COUNTS) {
       const pgbenchTps = await pgbench(config, pgbenchDb, clients, seconds);
-      const ours = await orderFlow(config, clients, seconds);
+      // As deployed: the outbox triggers write each order's events and a relay publishes them.
+      const ours = await withRelay(config, () => orderFlow(config, clients, seconds));
+      // The same without events (triggers disabled, no relay): what the outbox costs.
+      await setOutboxTriggers(config, false);
+      const withoutOutbox = await orderFlow(config, clients, seconds).finally(() => setOutboxTriggers(config, true));
       const ratio = ours / pgbenchTps;
-      (results.clients as Record<string, unknown>)[clients] = { pgbenchTps: Math.round(pgbenchTps), orderFlowTps: Math.round(ours), ratio: Math.round(ratio * 100) / 100 };
-      console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)`);
+      (results.clients as Record<string, unknown>)[clients] = {
+        pgbenchTps: Math.round(pgbenchTps),
+        orderFlowTps: Math.round(ours),
+        ratio: Math.round(ratio * 100) / 100,
+        orderFlowWithoutOutboxTps: Math.round(withoutOutbox),
+        outboxCost: Math.round((1 - ours / withoutOutbox) * 100) / 100,
+      };
+      console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)   without outbox ${withoutOutbox.toFixed(0)} tx/s (outbox costs ${((1 - ours / withoutOutbox) * 100).toFixed(0)} %)`);
     }
     results.batchFillsPerSecond = {};
     for (const size of [1000, 5000]) {
@@ -71,6 +84,32 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS "${pgbenchDb}" WITH (FORCE)`);
     await admin.end();
     await server.stop();
+  }
+}
+
+/** The trading tables' outbox triggers (migration 0005) on or off. */
+async function setOutboxTriggers(config: DatabaseConfig, enabled: boolean): Promise<void> {
+  const action = enabled ? 'ENABLE' : 'DISABLE';
+  await asAdmin(config, (admin) =>
+    admin.query(`ALTER TABLE execution.orders ${action} TRIGGER publish_inserts, ${action} TRIGGER publish_updates;
+                 ALTER TABLE execution.trades ${action} TRIGGER publish_inserts;
+                 ALTER TABLE execution.positions ${action} TRIGGER publish_inserts, ${action} TRIGGER publish_updates`),
+  );
+}
+
+/** Runs `work` with an outbox relay publishing (to Redis at REDIS_URL, default the local one). */
+async function withRelay<T>(config: DatabaseConfig, work: () => Promise<T>): Promise<T> {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `tdbbflow${Date.now().toString(36)}`;
+  const relay = await startRelay({ redis: { url: redisUrl, prefix }, events: { retentionMs: 3_600_000, streamMaxLength: 100_000, maxAttempts: 5 } }, config, (line) => console.error(line));
+  try {
+    return await work();
+  } finally {
+    await relay.stop();
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
   }
 }
 
