@@ -1,11 +1,10 @@
-import { startRelay } from '../src/events/relay-runner.ts';
-import { Redis } from 'ioredis';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
 import { createPools } from '../src/db/pools.ts';
 import { connectAdmin, runSetup } from '../src/db/setup.ts';
@@ -20,6 +19,7 @@ import { asAdmin, benchConfig } from './bench-support.ts';
 const run = promisify(execFile);
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const CLIENT_COUNTS = [1, 4, 8];
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 
 /**
  * `npm run bench -- order-flow [--quick]`: the full order → risk check → submit → fill → trade →
@@ -54,7 +54,7 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
     for (const clients of CLIENT_COUNTS) {
       const pgbenchTps = await pgbench(config, pgbenchDb, clients, seconds);
       // As deployed: the outbox triggers write each order's events and a relay publishes them.
-      const ours = await withRelay(config, () => orderFlow(config, clients, seconds));
+      const ours = await withRelay(server.env, config, () => orderFlow(config, clients, seconds));
       // The same without events (triggers disabled, no relay): what the outbox costs.
       await setOutboxTriggers(config, false);
       const withoutOutbox = await orderFlow(config, clients, seconds).finally(() => setOutboxTriggers(config, true));
@@ -97,15 +97,27 @@ async function setOutboxTriggers(config: DatabaseConfig, enabled: boolean): Prom
   );
 }
 
-/** Runs `work` with an outbox relay publishing (to Redis at REDIS_URL, default the local one). */
-async function withRelay<T>(config: DatabaseConfig, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` while a `tradedb relay` process (as deployed: a process of its own) publishes the
+ * outbox to Redis at REDIS_URL (default the local one).
+ */
+async function withRelay<T>(env: Record<string, string>, config: DatabaseConfig, work: () => Promise<T>): Promise<T> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `tdbbflow${Date.now().toString(36)}`;
-  const relay = await startRelay({ redis: { url: redisUrl, prefix }, events: { retentionMs: 3_600_000, streamMaxLength: 100_000, maxAttempts: 5 } }, config, (line) => console.error(line));
+  const relay = spawn(process.execPath, [CLI, 'relay'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database, REDIS_URL: redisUrl, TRADEDB_REDIS_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => relay.once('exit', resolve));
   try {
+    await new Promise<void>((resolve, reject) => {
+      relay.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('relay running') && resolve());
+      relay.once('exit', (code) => reject(new Error(`tradedb relay exited (${code}) before it ran`)));
+    });
     return await work();
   } finally {
-    await relay.stop();
+    relay.kill('SIGINT');
+    await exited;
     const redis = new Redis(redisUrl);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
