@@ -22,7 +22,8 @@ export async function listenForNotifications(
   let delayMs = 100;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ ...pool.options, statement_timeout: undefined } as pg.ClientConfig);
+    // pg-pool keeps the password out of its options' enumerable keys (so that they can be logged): copy it by name.
+    const next = new pg.Client({ ...pool.options, password: pool.options.password, statement_timeout: undefined } as pg.ClientConfig);
     next.on('notification', (message) => {
       if (message.channel === channel) onWake();
     });

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diagnoseConnectionError } from '../../src/db/connection-diagnosis.ts';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/db/embedded-server.ts';
 import { UserFacingError } from '../../src/db/errors.ts';
+import { listenForNotifications } from '../../src/db/notification-listener.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/tradedb.js');
 
@@ -54,6 +56,20 @@ describe('the embedded PostgreSQL server', () => {
     expect(server.superuser.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(server.generatedPasswords.trading_user).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(server.startedHere).toBe(true);
+  });
+
+  it('lets a notification listener log in with its pool\'s password (pg-pool hides it from its options)', async () => {
+    const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'postgres', password: server.superuser.password, database: 'postgres' });
+    let woken = 0;
+    const listener = await listenForNotifications(pool, 'tradedb_test', () => (woken += 1));
+    try {
+      const afterConnect = woken;
+      await pool.query("SELECT pg_notify('tradedb_test', '')");
+      await waitFor(async () => woken > afterConnect);
+    } finally {
+      await listener.close();
+      await pool.end();
+    }
   });
 
   it('refuses a wrong password with advice instead of a stack trace', async () => {

@@ -41,16 +41,23 @@ export function registerStartCommand(program: Command): void {
           if (options.once) return;
           const log = (line: string): void => console.error(line);
           const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools, log }) : undefined;
-          const relay = options.relay ? await startRelay(config, server.config, log) : undefined;
-          const running = [
-            ...(worker ? ['the flow worker (tradedb flows list)'] : []),
-            ...(relay ? [`the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`] : []),
-          ];
-          console.log(`tradedb is running${running.length > 0 ? `, with ${running.join(' and ')}` : ''}. Press Ctrl-C to stop.`);
-          const signal = await waitForShutdown();
-          console.error(`${signal} received, shutting down ...`);
-          await relay?.stop();
-          await worker?.stop();
+          // Whatever fails after the worker started must stop it: it would go on using closed pools.
+          try {
+            const relay = options.relay ? await startRelay(config, server.config, log) : undefined;
+            try {
+              const running = [
+                ...(worker ? ['the flow worker (tradedb flows list)'] : []),
+                ...(relay ? [`the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`] : []),
+              ];
+              console.log(`tradedb is running${running.length > 0 ? `, with ${running.join(' and ')}` : ''}. Press Ctrl-C to stop.`);
+              const signal = await waitForShutdown();
+              console.error(`${signal} received, shutting down ...`);
+            } finally {
+              await relay?.stop();
+            }
+          } finally {
+            await worker?.stop();
+          }
         } finally {
           await pools.close();
         }
