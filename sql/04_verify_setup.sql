@@ -197,7 +197,9 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                ('execution.record_fill(text,bigint,text,numeric,numeric,numeric,timestamptz)'),
                ('execution.execute_order(text,text,text,text,text,text,numeric,numeric,numeric,bigint,bigint,text,numeric,numeric,numeric,timestamptz)'),
                -- migration 0002
-               ('strategy_engine.record_daily_performance(date)')) AS e (signature);
+               ('strategy_engine.record_daily_performance(date)'),
+               -- migration 0006
+               ('shared.create_daily_partitions(regclass,date,integer)')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,
@@ -247,8 +249,8 @@ SELECT 'partitioned', e.schema_name || '.' || e.table_name,
   FROM setup_expected_table e
  WHERE e.partitioned;
 
--- A default partition keeps rows outside the monthly ranges from being refused, and the
--- current month must exist or every row lands in the default partition.
+-- A default partition keeps rows outside the partitions' ranges from being refused, and the
+-- current month (day, for the log tables) must exist or every row lands in the default partition.
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'partition', format('%s.%s_default', e.schema_name, e.table_name),
        EXISTS (SELECT FROM pg_catalog.pg_partitioned_table p
@@ -257,12 +259,15 @@ SELECT 'partition', format('%s.%s_default', e.schema_name, e.table_name),
   FROM setup_expected_table e
  WHERE e.partitioned
 UNION ALL
-SELECT 'partition', format('%s.%s_p%s', e.schema_name, e.table_name, to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')),
+-- The log tables are partitioned by day (migration 0006), the others by month.
+SELECT 'partition', format('%s.%s', e.schema_name, c.partition_name),
        EXISTS (SELECT FROM pg_catalog.pg_inherits i
                 WHERE i.inhparent = to_regclass(format('%I.%I', e.schema_name, e.table_name))
-                  AND i.inhrelid = to_regclass(format('%I.%I', e.schema_name,
-                                                      e.table_name || '_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM'))))
+                  AND i.inhrelid = to_regclass(format('%I.%I', e.schema_name, c.partition_name)))
   FROM setup_expected_table e
+ CROSS JOIN LATERAL (SELECT e.table_name || '_p'
+                            || to_char(now() AT TIME ZONE 'UTC', CASE WHEN e.schema_name = 'logging' THEN 'YYYYMMDD' ELSE 'YYYYMM' END)
+                            AS partition_name) c
  WHERE e.partitioned;
 
 INSERT INTO setup_check (kind, object_name, present)
@@ -445,12 +450,14 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                                       to_regprocedure(f.signature), 'EXECUTE') AS held
           FROM setup_expected_grantee g
          CROSS JOIN (VALUES ('shared.create_monthly_partitions(regclass,date,integer)'),
+                            ('shared.create_daily_partitions(regclass,date,integer)'),
                             ('shared.touch_updated_at()'),
                             ('shared.forbid_update_delete()')) AS f (signature)
         UNION ALL
         SELECT 'PUBLIC', f.signature, false,
                has_function_privilege('public', to_regprocedure(f.signature), 'EXECUTE')
           FROM (VALUES ('shared.create_monthly_partitions(regclass,date,integer)'),
+                       ('shared.create_daily_partitions(regclass,date,integer)'),
                        ('shared.touch_updated_at()'),
                        ('shared.forbid_update_delete()'),
                        ('data_ingestion.ensure_market_data_partitions(date[])')) AS f (signature)

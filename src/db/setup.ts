@@ -136,6 +136,7 @@ export async function runSetup(config: DatabaseConfig, options: SetupOptions = {
     }
 
     await runPsqlScript(trading!, path.join(sqlDir, 'include/ensure-partitions.sql'), { variables });
+    await runPsqlScript(trading!, path.join(sqlDir, 'include/ensure-log-partitions.sql'), { variables });
     const passwordsSet = await applyRolePasswords(maintenance, loginRoles(config));
     const verify = await runVerify(trading!, variables, sqlDir);
     return { steps, applied, passwordsSet, verify, serverVersion, durationMs: performance.now() - started };

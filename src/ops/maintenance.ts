@@ -5,9 +5,9 @@ import { withTransaction } from '../db/transaction.ts';
 export interface MaintenanceOptions {
   /** Report what would be done; change nothing. */
   dryRun?: boolean | undefined;
-  /** Monthly partitions kept ready ahead of the current month (default 3). */
+  /** Monthly partitions kept ready ahead of the current month (default 3); the log tables keep 8 days ahead. */
   monthsAhead?: number | undefined;
-  /** Log partitions whose whole month ended longer ago than this are dropped (default 30 days). */
+  /** Log partitions whose whole day (or month, for monthly ones from before migration 0006) ended longer ago than this are dropped (default 30 days). */
   logRetentionDays?: number | undefined;
   /** Intraday bars (1m … 1h) older than this are deleted; unset (the default): kept forever. Daily and longer bars are never touched. */
   intradayRetentionDays?: number | undefined;
@@ -31,14 +31,17 @@ export interface MaintenanceReport {
   largestTables: Array<{ table: string; tableBytes: number; indexBytes: number }>;
 }
 
-/** Partitioned tables whose old partitions go, and the option that says when. */
+/** Partitioned by day (migration 0006); their old partitions go by `logRetentionDays`. */
 const LOG_TABLES = ['logging.system_logs', 'logging.performance_logs'];
+/** Day partitions of the log tables kept ready ahead of today, as setup does. */
+const LOG_DAYS_AHEAD = 8;
 const INTRADAY_INTERVALS = ['1m', '5m', '15m', '30m', '1h'];
 
 /**
  * The nightly housekeeping of the trading database, run as its owner role: partitions created
- * ahead for every time-partitioned table, log partitions dropped by retention (a partition goes
- * whole, once its month ended more than the retention ago; the audit log is never dropped),
+ * ahead for every time-partitioned table (months; days for the log tables), log partitions dropped
+ * by retention (a partition goes whole, once its day ended more than the retention ago; the audit
+ * log is never dropped),
  * intraday bars deleted by retention if configured, runs abandoned by dead processes closed,
  * ANALYZE of tables whose statistics are stale, a snapshot of pg_stat_statements' top queries,
  * and a report of bloat, unused indexes and the largest tables. With dryRun it reports the same
@@ -78,10 +81,15 @@ async function createPartitionsAhead(owner: pg.Pool, monthsAhead: number, dryRun
     const { rows } = await client.query<{ created: number }>(
       `SELECT coalesce(sum(shared.create_monthly_partitions(c.oid::regclass, (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date, $1 + 2)), 0)::int AS created
          FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE p.partstrat = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
-      [monthsAhead],
+        WHERE p.partstrat = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND c.oid <> ALL($2::regclass[])`,
+      [monthsAhead, LOG_TABLES],
     );
-    return rows[0]!.created;
+    const days = await client.query<{ created: number }>(
+      `SELECT coalesce(sum(shared.create_daily_partitions(parent, (now() AT TIME ZONE 'UTC')::date - 1, $2 + 2)), 0)::int AS created
+         FROM unnest($1::regclass[]) AS parent`,
+      [LOG_TABLES, LOG_DAYS_AHEAD],
+    );
+    return rows[0]!.created + days.rows[0]!.created;
   });
 }
 

@@ -211,18 +211,24 @@ describe('tradedb setup', () => {
     }
   });
 
-  it('recreates a missing partition of the current month on every run (a database set up long ago)', async () => {
+  it('recreates a missing partition of the current month, and of today for the logs, on every run (a database set up long ago)', async () => {
     const clone = await cloneTemplateDatabases('partitions');
     created.push(clone.config);
     const admin = await connectAdmin(clone.config, clone.config.trading.database);
     try {
-      const month = (await admin.query<{ month: string }>("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMM') AS month")).rows[0]!.month;
-      await admin.query(`DROP TABLE logging.system_logs_p${month}`);
+      const { month, day } = (await admin.query<{ month: string; day: string }>("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMM') AS month, to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') AS day")).rows[0]!;
+      const missing = [`data_ingestion.market_data_p${month}`, `logging.system_logs_p${day}`];
+      for (const partition of missing) await admin.query(`DROP TABLE ${partition}`);
+      // A log line written while today's partition was missing lands in the default partition ...
+      await admin.query("INSERT INTO logging.system_logs (service, level, message) VALUES ('test', 'info', 'while missing')");
       const report = await runSetup(clone.config);
       expect(report.applied).toEqual([]);
       expect(report.verify?.ok).toBe(true);
-      const { rows } = await admin.query("SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = to_regclass($1)", [`logging.system_logs_p${month}`]);
-      expect(rows).toEqual([{ owner: 'trading_user' }]);
+      const { rows } = await admin.query("SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = ANY($1::regclass[])", [missing]);
+      expect(rows).toEqual([{ owner: 'trading_user' }, { owner: 'trading_user' }]);
+      // ... and moves into the day's partition when setup creates it.
+      const moved = await admin.query(`SELECT message FROM logging.system_logs_p${day}`);
+      expect(moved.rows).toEqual([{ message: 'while missing' }]);
     } finally {
       await admin.end();
     }
