@@ -4,6 +4,7 @@ import type { DatabaseConfig } from '../config/database-config.ts';
 import { UserFacingError } from '../db/errors.ts';
 import { createPools, type Pools } from '../db/pools.ts';
 import { connectAdmin } from '../db/setup.ts';
+import { startProcessLogging, type ConsoleMode } from '../services/logging/process-logging.ts';
 
 /** What a command gets: the validated configuration and the opened server. */
 export interface DatabaseSession {
@@ -27,15 +28,18 @@ export async function withDatabaseServer<T>(work: (session: DatabaseSession) => 
 
 /**
  * Like withDatabaseServer, with the per-service pools open for `work` and closed after it, so a
- * command reaches each schema as its service's least-privilege role.
+ * command reaches each schema as its service's least-privilege role. The services' log lines go
+ * to logging.system_logs (and to the console as `consoleMode` says) while `work` runs.
  */
-export async function withServicePools<T>(work: (pools: Pools, session: DatabaseSession) => Promise<T>): Promise<T> {
+export async function withServicePools<T>(work: (pools: Pools, session: DatabaseSession) => Promise<T>, consoleMode: ConsoleMode = 'command'): Promise<T> {
   return withDatabaseServer(async (session) => {
     if (session.server.embedded) await requireTradingDatabase(session.server.config);
     const pools = createPools(session.server.config, (pool, error) => console.error(`pool ${pool}: ${error.message}`));
+    const logging = startProcessLogging(session.config.logging, pools.services.logging, consoleMode);
     try {
       return await work(pools, session);
     } finally {
+      await logging.stop();
       await pools.close();
     }
   });

@@ -16,6 +16,7 @@ import { registerBackupCommands } from './commands/backup-commands.ts';
 import { registerFlowCommands } from './commands/flow-commands.ts';
 import { registerMaintenanceCommand } from './commands/maintenance-command.ts';
 import { registerEventCommands } from './commands/event-commands.ts';
+import { registerLogsCommand } from './commands/logs-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -32,6 +33,7 @@ registerStartCommand(program);
 registerSetupCommands(program);
 registerStatusCommand(program);
 registerEventCommands(program);
+registerLogsCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

@@ -23,6 +23,19 @@ export function parseInstant(value: string): Date {
   return new Date(ms);
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** How far back: a duration before now (90s, 15m, 2h, 7d) or, as parseInstant, a date or an instant. */
+export function parseSince(value: string): Date {
+  const duration = /^(\d+)([smhd])$/.exec(value.trim());
+  if (duration) return new Date(Date.now() - Number(duration[1]) * DURATION_UNITS_MS[duration[2]!]!);
+  try {
+    return parseInstant(value);
+  } catch {
+    throw new InvalidArgumentError('expected a duration before now (90s, 15m, 2h, 7d), a date YYYY-MM-DD or an ISO 8601 time with its offset');
+  }
+}
+
 /** "orders, trades" -> ["orders", "trades"] */
 export function parseList(value: string): string[] {
   const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');

@@ -119,6 +119,10 @@ export const envSchema = z.object({
   TRADEDB_WORKER_STALE_SECONDS: positiveInteger(30, 'seconds'),
   TRADEDB_RETENTION_LOG_DAYS: positiveInteger(30, 'days'),
   TRADEDB_RETENTION_INTRADAY_DAYS: optionalPositiveInteger('days'),
+  TRADEDB_LOG_LEVEL: optionalText.pipe(
+    z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }).optional().transform((value) => value ?? 'info'),
+  ),
+  TRADEDB_LOG_QUEUE: positiveInteger(10_000, 'lines'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -161,8 +165,10 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_PG_BIN', '(PATH)', 'directory of pg_dump and pg_restore, if not on PATH'],
   ['TRADEDB_WORKER_CONCURRENCY', '2', 'flow jobs one worker process runs at once'],
   ['TRADEDB_WORKER_STALE_SECONDS', '30', 'a worker silent this long is taken for dead: its jobs go to the others'],
-  ['TRADEDB_RETENTION_LOG_DAYS', '30', 'maintenance drops a log partition once its month ended this many days ago'],
+  ['TRADEDB_RETENTION_LOG_DAYS', '30', 'maintenance drops a log partition (one per day) once its day ended this many days ago'],
   ['TRADEDB_RETENTION_INTRADAY_DAYS', '(unset: keep)', 'maintenance deletes intraday bars (1m-1h) older than this; daily bars are never deleted'],
+  ['TRADEDB_LOG_LEVEL', 'info', 'debug | info | warn | error: lowest level a service process (start, relay, worker) logs, to stdout and to logging.system_logs'],
+  ['TRADEDB_LOG_QUEUE', '10000', 'log lines waiting for the database at most; beyond it lines are dropped (and counted), never waited for'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],
   ['ALPACA_API_SECRET_KEY', '(unset)', 'its secret (never logged)'],
 ];

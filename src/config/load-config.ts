@@ -47,6 +47,12 @@ export interface Config {
     /** Unset: intraday bars are kept forever. */
     intradayRetentionDays?: number | undefined;
   };
+  logging: {
+    /** Lowest level that service processes log (stdout and the database). */
+    level: 'debug' | 'info' | 'warn' | 'error';
+    /** Lines waiting for the database at most; more are dropped and counted. */
+    queueCapacity: number;
+  };
   /** Where the values came from, for `tradedb config`. */
   sources: { envFile?: string | undefined };
 }
@@ -103,6 +109,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     worker: { concurrency: parsed.data.TRADEDB_WORKER_CONCURRENCY, staleAfterMs: parsed.data.TRADEDB_WORKER_STALE_SECONDS * 1000 },
     maintenance: { logRetentionDays: parsed.data.TRADEDB_RETENTION_LOG_DAYS, intradayRetentionDays: parsed.data.TRADEDB_RETENTION_INTRADAY_DAYS },
+    logging: { level: parsed.data.TRADEDB_LOG_LEVEL, queueCapacity: parsed.data.TRADEDB_LOG_QUEUE },
     sources: { envFile: envFile && existsSync(envFile) ? envFile : undefined },
   };
 }

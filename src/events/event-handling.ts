@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { serviceLogger } from '../services/logging/logger.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { InvalidEventError, parseEnvelope, type EventEnvelope } from './event-envelope.ts';
 import { publishEvent } from './event-publisher.ts';
@@ -52,6 +53,7 @@ export class EventHandling {
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       await this.deadLetter(tx, { raw: json }, error.message, 1);
+      serviceLogger('events').error({ group: this.options.group }, `consumer ${this.options.group}: unreadable event dead-lettered: ${error.message}`);
       return 'dead-lettered';
     }
     await tx.query('SAVEPOINT handling_event');
@@ -88,7 +90,12 @@ export class EventHandling {
       message,
     ]);
     const attempts = counted.rows[0]!.attempts;
-    if (attempts < this.options.maxAttempts) return 'failed';
+    const logged = { group: this.options.group, eventId: event.eventId, eventType: event.type, attempts, correlationId: event.correlationId ?? event.eventId, causationId: event.eventId };
+    if (attempts < this.options.maxAttempts) {
+      serviceLogger('events').warn(logged, `consumer ${this.options.group}: ${event.type} failed (attempt ${attempts} of ${this.options.maxAttempts}): ${message}`);
+      return 'failed';
+    }
+    serviceLogger('events').error(logged, `consumer ${this.options.group}: ${event.type} dead-lettered after ${attempts} attempts: ${message}`);
     await this.deadLetter(tx, event, message, attempts);
     return 'dead-lettered';
   }

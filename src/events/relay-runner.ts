@@ -1,6 +1,7 @@
 import type { Config } from '../config/load-config.ts';
 import type { DatabaseConfig } from '../config/database-config.ts';
 import { createOwnerPool } from '../db/owner-pool.ts';
+import { serviceLogger } from '../services/logging/logger.ts';
 import { createEventBus } from './event-bus.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
 
@@ -13,21 +14,23 @@ export interface RunningRelay {
 /**
  * Starts an outbox relay for this configuration (Redis when REDIS_URL/REDIS_HOST is set, the
  * PostgreSQL stream otherwise) on a small pool of the owner role. Errors (Redis down, a dropped
- * connection) are reported through `log` at most once per 30 s each, and retried.
+ * connection) are logged (service `events`) at most once per 30 s each, and retried.
  */
-export async function startRelay(config: Pick<Config, 'redis' | 'events'>, database: DatabaseConfig, log: (line: string) => void): Promise<RunningRelay> {
+export async function startRelay(config: Pick<Config, 'redis' | 'events'>, database: DatabaseConfig): Promise<RunningRelay> {
+  const logger = serviceLogger('events');
   const reported = new Map<string, number>();
   const report = (error: unknown): void => {
     const message = (error as Error).message ?? String(error);
     if (Date.now() - (reported.get(message) ?? 0) < 30_000) return;
     reported.set(message, Date.now());
-    log(`relay: ${message} (retrying)`);
+    logger.warn({ err: error }, `relay: ${message} (retrying)`);
   };
   const pool = createOwnerPool(database, report);
   const bus = createEventBus(config);
   const relay = bus.createRelay({ pool, onError: report });
   try {
     await relay.start();
+    logger.info({ mode: bus.mode }, `relay started (${bus.mode === 'redis' ? 'Redis Streams' : 'PostgreSQL stream'})`);
   } catch (error) {
     await bus.close();
     await pool.end();

@@ -9,6 +9,9 @@ import { FlowRunRepository, type FlowRunRow } from './flow-run-repository.ts';
 import { cronItemsOf } from './flow-schedule.ts';
 import { DEFAULT_BAR_SOURCES, DEFAULT_REFERENCE_SOURCES, FLOWS } from './flows.ts';
 import { WorkerRegistry } from './worker-registry.ts';
+import { withCorrelation } from '../shared/correlation.ts';
+import { serviceLogger, type Logger as ServiceLogger } from '../services/logging/logger.ts';
+import { timedOperation } from '../services/logging/performance-log.ts';
 
 export interface WorkerOptions {
   database: DatabaseConfig;
@@ -28,7 +31,6 @@ export interface WorkerOptions {
   staleAfterMs?: number | undefined;
   /** How often to look for jobs scheduled in the future or retried (default 2 s; new jobs wake it at once). */
   pollIntervalMs?: number | undefined;
-  log?: ((line: string) => void) | undefined;
 }
 
 export interface RunningWorker {
@@ -45,7 +47,7 @@ export function workerSettings(config: Config): Pick<WorkerOptions, 'settings' |
 
 /** Installs (or upgrades) graphile-worker's schema in the orchestration database; idempotent. */
 export async function installJobQueue(pools: Pools): Promise<void> {
-  await runMigrations({ pgPool: pools.orchestration, logger: quietLogger(() => undefined) });
+  await runMigrations({ pgPool: pools.orchestration, logger: quietLogger(serviceLogger('orchestration')) });
 }
 
 /**
@@ -57,13 +59,13 @@ export async function installJobQueue(pools: Pools): Promise<void> {
  * attempts marked failed by the others.
  */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const log = options.log ?? (() => undefined);
+  const logger = serviceLogger('orchestration');
   const flows = options.flows ?? FLOWS;
   await installJobQueue(options.pools);
   const registry = new WorkerRegistry(options.pools.orchestration, {
     heartbeatMs: options.heartbeatMs ?? 5_000,
     staleAfterMs: options.staleAfterMs ?? 30_000,
-    log,
+    log: (line) => logger.warn(line),
   });
   const events: WorkerEvents = new EventEmitter();
   // Jobs are locked in the name of the worker pool (and, without a local queue, of its workers).
@@ -84,7 +86,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       pollInterval: options.pollIntervalMs ?? 2_000,
       noHandleSignals: true,
       events,
-      logger: quietLogger(log),
+      logger: quietLogger(logger),
     });
   } catch (error) {
     await registry.stop();
@@ -100,9 +102,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 }
 
 /** graphile-worker's own log lines, warnings and errors only (it is chatty at info). */
-function quietLogger(log: (line: string) => void): Logger {
+function quietLogger(logger: ServiceLogger): Logger {
   return new Logger(() => (level, message) => {
-    if (level === 'error' || level === 'warning') log(`worker ${level}: ${message}`);
+    if (level === 'error') logger.error(`graphile-worker: ${message}`);
+    else if (level === 'warning') logger.warn(`graphile-worker: ${message}`);
   });
 }
 
@@ -114,6 +117,7 @@ interface FlowJobPayload {
 
 /** The graphile-worker task of a flow: finds or makes its run, records the attempt, runs the flow. */
 function flowTask(flow: FlowDefinition<any>, options: WorkerOptions, registry: WorkerRegistry): Task {
+  const logger = serviceLogger('orchestration');
   return async (rawPayload, helpers) => {
     const payload = (rawPayload ?? {}) as FlowJobPayload;
     const job = helpers.job;
@@ -141,24 +145,25 @@ function flowTask(flow: FlowDefinition<any>, options: WorkerOptions, registry: W
         async task(name, taskParameters, work) {
           const taskId = await runs.startTask(run!.id, attempt, name, taskParameters);
           try {
-            const result = await work();
+            const result = await timedOperation('orchestration', `flow.${flow.name}.${name}`, work, () => ({ details: { flowRunId: run!.id, attempt } }));
             await runs.endTask(taskId, { result });
             return { result };
           } catch (error) {
             const message = (error as Error).message ?? String(error);
             await runs.endTask(taskId, { error: message });
-            options.log?.(`flow ${flow.name} run ${run!.id}: task ${name} failed: ${message}`);
+            logger.warn({ flow: flow.name, flowRunId: run!.id, task: name }, `flow ${flow.name} run ${run!.id}: task ${name} failed: ${message}`);
             return { error: message };
           }
         },
       };
-      const result = await flow.run(context, parameters);
+      // Everything the flow does (its events, its log lines) carries the run's correlation id.
+      const result = await withCorrelation({ correlationId: run.correlationId }, () => flow.run(context, parameters));
       await runs.complete(run.id, attempt, result);
-      options.log?.(`flow ${flow.name} run ${run.id} completed (attempt ${attempt})`);
+      logger.info({ flow: flow.name, flowRunId: run.id, attempt, correlationId: run.correlationId }, `flow ${flow.name} run ${run.id} completed (attempt ${attempt})`);
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       await runs.fail(run.id, attempt, message, attempt >= job.max_attempts);
-      options.log?.(`flow ${flow.name} run ${run.id} attempt ${attempt} of ${job.max_attempts} failed: ${message}`);
+      logger.warn({ flow: flow.name, flowRunId: run.id, attempt, correlationId: run.correlationId }, `flow ${flow.name} run ${run.id} attempt ${attempt} of ${job.max_attempts} failed: ${message}`);
       throw error;
     }
   };

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createEventBus } from '../../events/event-bus.ts';
 import { TOPICS } from '../../events/event-catalog.ts';
 import { startRelay } from '../../events/relay-runner.ts';
-import { withDatabaseServer, withServicePools } from '../database-session.ts';
+import { withServicePools } from '../database-session.ts';
 import { waitForShutdown } from '../shutdown.ts';
 import { parseList } from '../option-parsers.ts';
 
@@ -12,14 +12,14 @@ export function registerEventCommands(program: Command): void {
     .command('relay')
     .description('run only the outbox relay (events to Redis Streams, or the PostgreSQL stream without Redis) until Ctrl-C; `npm start` runs one too, and several may run at once')
     .action(async () => {
-      await withDatabaseServer(async ({ config, server }) => {
-        const running = await startRelay(config, server.config, (line) => console.error(line));
+      await withServicePools(async (_pools, { config, server }) => {
+        const running = await startRelay(config, server.config);
         console.log(`relay running (${running.mode === 'redis' ? 'Redis Streams' : 'PostgreSQL stream, no Redis'}). Ctrl-C stops it.`);
         const signal = await waitForShutdown();
         console.error(`${signal} received, stopping the relay ...`);
         await running.stop();
         console.error(`relay stopped after publishing ${running.relay.stats.published} events.`);
-      });
+      }, 'service');
     });
 
   const events = program.command('events').description('the event bus: watch live events');

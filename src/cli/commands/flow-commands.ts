@@ -41,13 +41,12 @@ export function registerFlowCommands(program: Command): void {
           pools,
           concurrency: options.concurrency ?? session.config.worker.concurrency,
           schedule: options.schedule,
-          log: (line) => console.error(line),
         });
         console.log(`worker running (${worker.workerIds().join(', ') || 'starting'}); flows: ${FLOWS.map((flow) => flow.name).join(', ')}. Ctrl-C stops it after the jobs in flight.`);
         const signal = await waitForShutdown();
         console.error(`${signal} received: finishing the jobs in flight ...`);
         await worker.stop();
-      });
+      }, 'service');
     });
 
   const flows = program.command('flows').description('scheduled flows: what they are, start one, their run history');

@@ -9,6 +9,7 @@ import { formatSetupReport } from './setup-command.ts';
 import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
 import { startRelay } from '../../events/relay-runner.ts';
+import { startProcessLogging } from '../../services/logging/process-logging.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -25,6 +26,7 @@ export function registerStartCommand(program: Command): void {
         if (!report.verify?.ok) throw new UserFacingError('Setup finished but sql/04_verify_setup.sql found missing objects (listed above).');
 
         const pools = createPools(server.config, (pool, error) => console.error(`pool ${pool}: ${error.message}`));
+        const logging = startProcessLogging(config.logging, pools.services.logging, options.once ? 'command' : 'service');
         try {
           if (options.demo) {
             const demoRuns = await loadDemoDataIfEmpty(pools.services.data_ingestion);
@@ -39,11 +41,10 @@ export function registerStartCommand(program: Command): void {
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');
           if (options.once) return;
-          const log = (line: string): void => console.error(line);
-          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools, log }) : undefined;
+          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools }) : undefined;
           // Whatever fails after the worker started must stop it: it would go on using closed pools.
           try {
-            const relay = options.relay ? await startRelay(config, server.config, log) : undefined;
+            const relay = options.relay ? await startRelay(config, server.config) : undefined;
             try {
               const running = [
                 ...(worker ? ['the flow worker (tradedb flows list)'] : []),
@@ -59,6 +60,7 @@ export function registerStartCommand(program: Command): void {
             await worker?.stop();
           }
         } finally {
+          await logging.stop();
           await pools.close();
         }
       });

@@ -1,3 +1,5 @@
+import { serviceLogger } from '../logging/logger.ts';
+import { recordOperation } from '../logging/performance-log.ts';
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type pg from 'pg';
 import { UserFacingError } from '../../db/errors.ts';
@@ -194,7 +196,20 @@ export async function ingestBars(pool: pg.Pool, options: IngestOptions): Promise
     }
     await ingestionRunRepository.finish(pool, runId, summary.status as Exclude<RunStatus, 'running'>, summary.error);
   }
+  logRun(summary, startedAt);
   return summary;
+}
+
+/** The run's outcome in the centralized log, and its duration and rows in the performance log. */
+function logRun(summary: IngestSummary, startedAt: number): void {
+  const { runId, status, source, interval, read, inserted, updated, unchanged, rejected, error } = summary;
+  const fields = { runId, status, source, interval, read, inserted, updated, unchanged, rejected };
+  const message = `ingestion run ${runId} (${source} ${interval}) ${status}: read ${read}, inserted ${inserted}, updated ${updated}, rejected ${rejected}${error ? `: ${error}` : ''}`;
+  const logger = serviceLogger('data_ingestion');
+  if (status === 'failed') logger.error(fields, message);
+  else if (status === 'succeeded') logger.info(fields, message);
+  else logger.warn(fields, message);
+  recordOperation('data_ingestion', 'ingest.bars', new Date(performance.timeOrigin + startedAt), summary.seconds * 1000, { rows: inserted + updated, details: fields });
 }
 
 /**

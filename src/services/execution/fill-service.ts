@@ -1,3 +1,4 @@
+import { serviceLogger } from '../logging/logger.ts';
 import type pg from 'pg';
 import type { Queryable } from '../../db/queryable.ts';
 import { statementTransactions } from '../../db/transaction.ts';
@@ -38,7 +39,14 @@ export function parseFill(input: Omit<FillInput, 'accountId' | 'orderId'>): NewF
  * seen before returns the recorded trade and changes nothing.
  */
 export async function recordFill(pool: pg.Pool, input: FillInput): Promise<FillOutcome> {
-  return recordFillInTransaction(statementTransactions(pool), input.accountId, input.orderId, parseFill(input));
+  const outcome = await recordFillInTransaction(statementTransactions(pool), input.accountId, input.orderId, parseFill(input));
+  if (!outcome.duplicate) {
+    serviceLogger('execution').info(
+      { accountId: input.accountId, orderId: input.orderId, tradeId: outcome.trade.id, quantity: outcome.trade.quantity, price: outcome.trade.price, orderStatus: outcome.order.status, position: outcome.position?.quantity },
+      `fill of order ${input.orderId} recorded`,
+    );
+  }
+  return outcome;
 }
 
 /** recordFill's work as one call of execution.record_fill, inside the caller's transaction if it has one. */

@@ -1,3 +1,4 @@
+import { serviceLogger } from '../logging/logger.ts';
 import type pg from 'pg';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
 import type { Queryable } from '../../db/queryable.ts';
@@ -32,7 +33,12 @@ export class OrderService {
   async place(input: NewOrderInput): Promise<PlacedOrder> {
     const order = parseNewOrder(input);
     const placed = await placeInTransaction(statementTransactions(this.pool), order);
-    if (placed.breaches.length > 0) throw new RiskRejectedError(placed.order.id, placed.breaches);
+    const logged = { accountId: order.accountId, orderId: placed.order.id, clientOrderId: order.clientOrderId, symbol: order.symbol, side: order.side, quantity: order.quantity, signalId: order.signalId };
+    if (placed.breaches.length > 0) {
+      serviceLogger('execution').warn({ ...logged, breaches: placed.breaches }, `order ${placed.order.id} rejected by the risk check`);
+      throw new RiskRejectedError(placed.order.id, placed.breaches);
+    }
+    if (placed.created) serviceLogger('execution').info({ ...logged, status: placed.order.status }, `order ${placed.order.id} placed`);
     // A retry of an order the risk check rejected is rejected again, for the reasons recorded then.
     if (placed.order.status === 'rejected') throw new RiskRejectedError(placed.order.id, await this.recordedBreaches(order.accountId, placed.order.id));
     return { order: placed.order, created: placed.created };

@@ -1,3 +1,4 @@
+import { serviceLogger } from '../logging/logger.ts';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UserFacingError } from '../../db/errors.ts';
@@ -124,7 +125,14 @@ export class StrategyService {
          RETURNING ${SIGNAL_COLUMNS}`,
         [strategyId, signal.accountId ?? null, signal.symbol, signal.signalType, signal.strength ?? null, signal.price ?? null, signal.quantity ?? null, signal.generatedAt, JSON.stringify(signal.metadata ?? {})],
       );
-      if (inserted.rows[0]) return { signal: inserted.rows[0], created: true };
+      const recorded = inserted.rows[0];
+      if (recorded) {
+        serviceLogger('strategy_engine').info(
+          { strategyId, signalId: recorded.id, symbol: recorded.symbol, signalType: recorded.signalType, generatedAt: signal.generatedAt },
+          `signal ${recorded.id} recorded: ${recorded.signalType} ${recorded.symbol}`,
+        );
+        return { signal: recorded, created: true };
+      }
       const existing = await client.query<SignalRow>(`SELECT ${SIGNAL_COLUMNS} FROM strategy_engine.strategy_signals WHERE strategy_id = $1 AND symbol = $2 AND generated_at = $3`, [strategyId, signal.symbol, signal.generatedAt]);
       return { signal: existing.rows[0]!, created: false };
     });
