@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { connectAdmin } from '../src/db/setup.ts';
+import { clientToolEnv } from '../test/support/schema-dump.ts';
 
 /** What every benchmark needs: its own databases, a superuser connection, a median. */
 
@@ -24,4 +28,23 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Runs psql as the admin with one command; output discarded when `toNull`. */
+export function psql(config: DatabaseConfig, database: string, command: string, toNull = false): Promise<string> {
+  return runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', command], clientToolEnv(config), toNull);
+}
+
+/** Runs a program to its end; its stdout (unless `toNull`), or an error with its stderr. */
+export function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv, toNull: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // An empty working directory: no developer's .env leaks in.
+    const child = spawn(command, args, { env, cwd: os.tmpdir(), stdio: ['ignore', toNull ? 'ignore' : 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`))));
+  });
 }

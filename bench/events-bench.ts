@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +10,12 @@ import { runSetup } from '../src/db/setup.ts';
 import { createEventBus } from '../src/events/event-bus.ts';
 import { publishEvent } from '../src/events/event-publisher.ts';
 import { ENVELOPE_SQL } from '../src/events/event-envelope.ts';
+import type { DatabaseConfig } from '../src/config/database-config.ts';
+import { DatabaseLogSink } from '../src/services/logging/database-log-sink.ts';
+import { configureLogging, serviceLogger } from '../src/services/logging/logger.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
-import { benchConfig } from './bench-support.ts';
+import { benchConfig, psql } from './bench-support.ts';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -48,7 +51,7 @@ export async function runEventsBenchmark(flags: string[]): Promise<void> {
       // a new group (reading from the start of the stream) would otherwise work through first.
       results.latencyRedis = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: redisUrl, prefix: `${prefix}latency` } }, seconds);
       results.latencyPostgres = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: undefined, prefix } }, seconds);
-      results.logSink = 'not built yet (issue 6, centralized logging)';
+      results.logSink = await logSinkThroughput(pools.services.logging, database, quick ? 20_000 : 200_000);
     } finally {
       await pools.close();
       await owner.end();
@@ -64,6 +67,57 @@ export async function runEventsBenchmark(flags: string[]): Promise<void> {
 }
 
 type Config = Parameters<typeof createEventBus>[0];
+
+/**
+ * Log lines through a service logger (pino) into the database sink, from the first call to the
+ * last row committed, against psql \copy of the same rows from a file.
+ */
+async function logSinkThroughput(logging: import('pg').Pool, database: DatabaseConfig, lines: number) {
+  const sink = new DatabaseLogSink(logging, { capacity: lines });
+  configureLogging({ level: 'info', sink });
+  const logger = serviceLogger('bench');
+  const start = performance.now();
+  let callMs = 0;
+  for (let index = 0; index < lines; index += 1000) {
+    const callsStart = performance.now();
+    for (let line = index; line < index + 1000; line += 1) logger.info({ orderId: line, symbol: `S${line % 100}`, quantity: '10', price: '101.25' }, `order ${line} placed`);
+    callMs += performance.now() - callsStart;
+    // A service does other work between log calls: let the sink's writes run meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await sink.close();
+  const sinkSeconds = (performance.now() - start) / 1000;
+  configureLogging(undefined);
+
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'tradedb-bench-logs-'));
+  const file = path.join(directory, 'logs.copy');
+  const columns = 'logged_at, service, level, message, context, correlation_id';
+  try {
+    await psql(database, database.trading.database, `\\copy (SELECT ${columns} FROM logging.system_logs WHERE service = 'bench') TO '${file}'`);
+    await psql(database, database.trading.database, "DELETE FROM logging.system_logs WHERE service = 'bench'");
+    const copyStart = performance.now();
+    await psql(database, database.trading.database, `\\copy logging.system_logs (${columns}) FROM '${file}'`);
+    const copySeconds = (performance.now() - copyStart) / 1000;
+    const { written, dropped } = sink.stats();
+    const result = {
+      lines,
+      written,
+      dropped,
+      sinkSeconds: round(sinkSeconds),
+      sinkRowsPerSecond: Math.round(written / sinkSeconds),
+      callMicroseconds: round((callMs * 1000) / lines),
+      psqlCopySeconds: round(copySeconds),
+      psqlCopyRowsPerSecond: Math.round(lines / copySeconds),
+      ratio: round(lines / sinkSeconds / (lines / copySeconds)),
+    };
+    console.log(
+      `log sink: ${result.sinkRowsPerSecond.toLocaleString('en-US')} rows/s (${written} lines logged and committed in ${result.sinkSeconds} s, ${result.callMicroseconds} µs per log call, ${dropped} dropped) vs psql \\copy ${result.psqlCopyRowsPerSecond.toLocaleString('en-US')} rows/s: ${result.ratio}×`,
+    );
+    return result;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
 
 async function relayThroughput(owner: import('pg').Pool, redis: Redis, config: Config, rows: number) {
   await owner.query('TRUNCATE shared.event_outbox');

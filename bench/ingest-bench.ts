@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +13,7 @@ import { barsSelect, streamBars } from '../src/services/data-ingestion/market-da
 import { SyntheticProvider } from '../src/services/data-ingestion/providers/synthetic-provider.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
-import { clientToolEnv } from '../test/support/schema-dump.ts';
-import { asAdmin, benchConfig, median } from './bench-support.ts';
+import { asAdmin, benchConfig, median, psql, runProcess } from './bench-support.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
@@ -236,11 +234,6 @@ async function readingBenchmark(config: DatabaseConfig, yearBars: number) {
   }
 }
 
-/** Runs psql as the admin with one command; output discarded when `toNull`. */
-function psql(config: DatabaseConfig, database: string, command: string, toNull = false): Promise<string> {
-  return run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', command], clientToolEnv(config), toNull);
-}
-
 /** Runs the real CLI against `config`'s server and databases; returns its stdout. */
 function cli(config: DatabaseConfig, args: string[], toNull = false): Promise<string> {
   const env = {
@@ -255,20 +248,7 @@ function cli(config: DatabaseConfig, args: string[], toNull = false): Promise<st
     TRADING_DB_PASSWORD: config.trading.owner.password ?? '',
     SERVICE_DB_PASSWORD: config.services.data_ingestion.password ?? '',
   };
-  return run(process.execPath, [BIN, ...args], env, toNull);
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, toNull: boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // An empty working directory: no developer's .env leaks in.
-    const child = spawn(command, args, { env, cwd: os.tmpdir(), stdio: ['ignore', toNull ? 'ignore' : 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`))));
-  });
+  return runProcess(process.execPath, [BIN, ...args], env, toNull);
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {

@@ -97,14 +97,18 @@ export class DatabaseLogSink {
     return { ...this.counts, queued: this.systemQueue.length + this.performanceQueue.length };
   }
 
-  /** Writes what is queued now (retrying nothing: a failure leaves it queued and is reported). */
+  /** Writes everything queued, batch by batch, until the queue is empty or a write fails (the rest stays queued, the failure reported). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.systemQueue.length + this.performanceQueue.length === 0 && this.counts.dropped === this.droppedReported) return;
-    this.flushing = this.writeBatch().finally(() => {
-      this.flushing = undefined;
-    });
-    await this.flushing;
+    for (;;) {
+      while (this.flushing) await this.flushing;
+      if (this.systemQueue.length + this.performanceQueue.length === 0 && this.counts.dropped === this.droppedReported) return;
+      const failuresBefore = this.counts.failedWrites;
+      this.flushing = this.writeBatch().finally(() => {
+        this.flushing = undefined;
+      });
+      await this.flushing;
+      if (this.counts.failedWrites > failuresBefore) return;
+    }
   }
 
   /** Stops the timer and writes what is left (one last try). */

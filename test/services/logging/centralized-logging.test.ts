@@ -116,6 +116,15 @@ describe('centralized logging', () => {
     expect(report.rows).toEqual([{ level: 'warn', message: expect.stringContaining('dropped 90 lines'), context: { dropped: 90, capacity: 10 } }]);
   });
 
+  it('close writes everything queued, however many batches it takes', async () => {
+    const sink = installSink({ batchSize: 10, flushIntervalMs: 60_000 });
+    const logger = serviceLogger('test-batches');
+    for (let index = 0; index < 35; index += 1) logger.info(`line ${index}`);
+    await sink.close();
+    expect(sink.stats()).toMatchObject({ written: 35, queued: 0, dropped: 0 });
+    expect(await logCount("service = 'test-batches'")).toBe(35);
+  });
+
   it('an entry the table refuses does not hold back the rest of its batch, and leaves a line saying so', async () => {
     const sink = installSink({ flushIntervalMs: 60_000 });
     const at = new Date();
