@@ -123,6 +123,9 @@ export const envSchema = z.object({
     z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }).optional().transform((value) => value ?? 'info'),
   ),
   TRADEDB_LOG_QUEUE: positiveInteger(10_000, 'lines'),
+  TRADEDB_ENCRYPTION_KEY: optionalText.pipe(z.string().min(16, 'expected at least 16 characters (a long random string)').optional()),
+  TRADEDB_NOTIFY_MAX_ATTEMPTS: positiveInteger(5, 'attempts'),
+  TRADEDB_NOTIFY_RETRY_SECONDS: positiveInteger(2, 'seconds'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -169,6 +172,9 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_RETENTION_INTRADAY_DAYS', '(unset: keep)', 'maintenance deletes intraday bars (1m-1h) older than this; daily bars are never deleted'],
   ['TRADEDB_LOG_LEVEL', 'info', 'debug | info | warn | error: lowest level a service process (start, relay, worker) logs, to stdout and to logging.system_logs'],
   ['TRADEDB_LOG_QUEUE', '10000', 'log lines waiting for the database at most; beyond it lines are dropped (and counted), never waited for'],
+  ['TRADEDB_ENCRYPTION_KEY', '(unset)', 'key that encrypts notification targets (webhook URLs, SMTP passwords) with pgcrypto; needed to add and to send them; never logged'],
+  ['TRADEDB_NOTIFY_MAX_ATTEMPTS', '5', 'delivery attempts of one notification before it is given up'],
+  ['TRADEDB_NOTIFY_RETRY_SECONDS', '2', 'wait before the second attempt, doubling for each next one (at most 5 minutes)'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],
   ['ALPACA_API_SECRET_KEY', '(unset)', 'its secret (never logged)'],
 ];

@@ -53,6 +53,13 @@ export interface Config {
     /** Lines waiting for the database at most; more are dropped and counted. */
     queueCapacity: number;
   };
+  notifications: {
+    /** pgcrypto key of notification targets; unset: only the log and redis channels work. */
+    encryptionKey?: string | undefined;
+    maxAttempts: number;
+    /** Before the second attempt; doubled for each next one. */
+    retryBaseMs: number;
+  };
   /** Where the values came from, for `tradedb config`. */
   sources: { envFile?: string | undefined };
 }
@@ -110,6 +117,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     worker: { concurrency: parsed.data.TRADEDB_WORKER_CONCURRENCY, staleAfterMs: parsed.data.TRADEDB_WORKER_STALE_SECONDS * 1000 },
     maintenance: { logRetentionDays: parsed.data.TRADEDB_RETENTION_LOG_DAYS, intradayRetentionDays: parsed.data.TRADEDB_RETENTION_INTRADAY_DAYS },
     logging: { level: parsed.data.TRADEDB_LOG_LEVEL, queueCapacity: parsed.data.TRADEDB_LOG_QUEUE },
+    notifications: {
+      encryptionKey: parsed.data.TRADEDB_ENCRYPTION_KEY,
+      maxAttempts: parsed.data.TRADEDB_NOTIFY_MAX_ATTEMPTS,
+      retryBaseMs: parsed.data.TRADEDB_NOTIFY_RETRY_SECONDS * 1000,
+    },
     sources: { envFile: envFile && existsSync(envFile) ? envFile : undefined },
   };
 }

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { ENV_DOCUMENTATION } from '../../config/env-schema.ts';
 import { loadConfig } from '../../config/load-config.ts';
 
-/** Replaces every password in a configuration with "********" (or "(not set)"). */
+/** Replaces every password and key in a configuration with "********" (or "(not set)"). */
 export function maskSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(maskSecrets);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, inner]) => {
-        if (key === 'password') return [key, inner === undefined ? '(not set)' : '********'];
+        if (key === 'password' || key === 'encryptionKey') return [key, inner === undefined ? '(not set)' : '********'];
         if (key === 'url' && typeof inner === 'string') return [key, inner.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:********@')];
         return [key, maskSecrets(inner)];
       }),

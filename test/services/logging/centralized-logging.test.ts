@@ -22,7 +22,7 @@ beforeAll(async () => {
   db = await openEventDatabase('logging');
   logging = db.pools.services.logging;
 });
-afterEach(() => configureLogging(undefined));
+afterEach(() => configureLogging({ level: 'silent' }));
 afterAll(() => db?.close());
 
 /** A sink on the logging service's pool, installed as this process's logging (debug and up). */
