@@ -17,6 +17,7 @@ import { registerFlowCommands } from './commands/flow-commands.ts';
 import { registerMaintenanceCommand } from './commands/maintenance-command.ts';
 import { registerEventCommands } from './commands/event-commands.ts';
 import { registerLogsCommand } from './commands/logs-command.ts';
+import { registerNotificationCommands } from './commands/notification-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -34,6 +35,7 @@ registerSetupCommands(program);
 registerStatusCommand(program);
 registerEventCommands(program);
 registerLogsCommand(program);
+registerNotificationCommands(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

@@ -100,7 +100,7 @@ const weeklyBackup: FlowDefinition<{ schemas?: string[] | undefined; all?: boole
   parameters: z.object({ schemas: textList.optional(), all: z.boolean().optional() }).strict(),
   async run(context, parameters) {
     const taken = await context.task('backup', parameters, () =>
-      takeBackup(context.database, context.settings.backup, context.pools.orchestration, { schemas: parameters.schemas, all: parameters.all, flowRunId: context.flowRunId }),
+      takeBackup(context.database, context.settings.backup, context.pools.orchestration, { schemas: parameters.schemas, all: parameters.all, flowRunId: context.flowRunId, events: context.pools.services.logging }),
     );
     if ('error' in taken) throw new Error(taken.error);
     return { files: taken.result.manifests.map((manifest) => manifest.file), rows: taken.result.manifests.reduce((sum, manifest) => sum + manifest.totalRows, 0), pruned: taken.result.pruned.length };

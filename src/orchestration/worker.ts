@@ -12,6 +12,7 @@ import { WorkerRegistry } from './worker-registry.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { serviceLogger, type Logger as ServiceLogger } from '../services/logging/logger.ts';
 import { timedOperation } from '../services/logging/performance-log.ts';
+import { publishFlowRunFinished } from './flow-run-events.ts';
 
 export interface WorkerOptions {
   database: DatabaseConfig;
@@ -130,6 +131,7 @@ function flowTask(flow: FlowDefinition<any>, options: WorkerOptions, registry: W
     await registry.ensure(workerId);
     run = await runs.startAttempt(run.id, job.attempts, workerId, job.id);
     const attempt = job.attempts;
+    const attemptStarted = performance.now();
     try {
       const parameters = flow.parameters.parse(run.parameters);
       const context: FlowContext = {
@@ -159,10 +161,14 @@ function flowTask(flow: FlowDefinition<any>, options: WorkerOptions, registry: W
       // Everything the flow does (its events, its log lines) carries the run's correlation id.
       const result = await withCorrelation({ correlationId: run.correlationId }, () => flow.run(context, parameters));
       await runs.complete(run.id, attempt, result);
+      await publishFlowRunFinished(options.pools.services.logging, { runId: run.id, flowName: flow.name, state: 'completed', durationMs: Math.round(performance.now() - attemptStarted), correlationId: run.correlationId });
       logger.info({ flow: flow.name, flowRunId: run.id, attempt, correlationId: run.correlationId }, `flow ${flow.name} run ${run.id} completed (attempt ${attempt})`);
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       await runs.fail(run.id, attempt, message, attempt >= job.max_attempts);
+      if (attempt >= job.max_attempts) {
+        await publishFlowRunFinished(options.pools.services.logging, { runId: run.id, flowName: flow.name, state: 'failed', durationMs: Math.round(performance.now() - attemptStarted), error: message, correlationId: run.correlationId });
+      }
       logger.warn({ flow: flow.name, flowRunId: run.id, attempt, correlationId: run.correlationId }, `flow ${flow.name} run ${run.id} attempt ${attempt} of ${job.max_attempts} failed: ${message}`);
       throw error;
     }

@@ -113,6 +113,8 @@ describe('the flows, run by the worker', () => {
     expect(existsSync(manifestPathOf(path.join(backupDir, file!)))).toBe(true);
     const { rows } = await pools.orchestration.query('SELECT flow_run_id::int AS "flowRunId" FROM orchestration.backups WHERE file = $1', [path.join(backupDir, file!)]);
     expect(rows).toEqual([{ flowRunId: run.id }]);
+    const events = await admin.query("SELECT payload FROM shared.event_outbox WHERE event_type = 'backup.completed'");
+    expect(events.rows).toEqual([{ payload: expect.objectContaining({ file, schemas: ['shared'], sizeBytes: expect.any(Number) }) }]);
   });
 
   it('nightly maintenance runs and reports', async () => {

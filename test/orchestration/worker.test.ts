@@ -52,6 +52,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** The run's flow.run_finished events, once there is one. */
+async function finishedEvents(runId: number) {
+  const query = () => pools.services.logging.query("SELECT payload, correlation_id FROM shared.event_outbox WHERE event_type = 'flow.run_finished' AND aggregate_id = $1", [String(runId)]);
+  await waitFor(async () => (await query()).rows.length > 0);
+  return query();
+}
+
 describe('the flow worker', () => {
   it('runs a queued flow and records its run, attempt and task', async () => {
     await worker();
@@ -96,7 +103,11 @@ describe('the flow worker', () => {
     await worker();
     const run = await triggerFlow(pools, 'probe', { label: 'flaky', failAttempts: 1 }, TEST_FLOWS);
     await settled(run.id);
-    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 2 });
+    const finished = await runs.get(run.id);
+    expect(finished).toMatchObject({ state: 'completed', attempts: 2 });
+    // One flow.run_finished event in the trading database's outbox (published right after the run is recorded), under the run's correlation id.
+    const events = await finishedEvents(run.id);
+    expect(events.rows).toEqual([{ payload: expect.objectContaining({ runId: run.id, flowName: 'probe', state: 'completed' }), correlation_id: finished!.correlationId }]);
     const attempts = await runs.attempts(run.id);
     expect(attempts.map((attempt) => [attempt.attempt, attempt.state])).toEqual([[1, 'failed'], [2, 'completed']]);
     expect(attempts[0]!.error).toMatch(/fails attempt 1 on purpose/);
@@ -108,6 +119,8 @@ describe('the flow worker', () => {
     const run = await triggerFlow(pools, 'probe', { label: 'doomed', failAttempts: 9 }, TEST_FLOWS);
     await settled(run.id);
     expect(await runs.get(run.id)).toMatchObject({ state: 'failed', attempts: 3, error: expect.stringMatching(/fails attempt 3/) });
+    const events = await finishedEvents(run.id);
+    expect(events.rows).toEqual([{ correlation_id: expect.any(String), payload: expect.objectContaining({ state: 'failed', error: expect.stringMatching(/fails attempt 3/) }) }]);
   }, 60_000);
 
   it('two workers: each of 30 jobs runs exactly once', async () => {
@@ -133,7 +146,11 @@ describe('the flow worker', () => {
     }
     await worker({ staleAfterMs: 1_000 });
     await settled(run.id);
-    expect(await runs.get(run.id)).toMatchObject({ state: 'completed', attempts: 2 });
+    const finished = await runs.get(run.id);
+    expect(finished).toMatchObject({ state: 'completed', attempts: 2 });
+    // One flow.run_finished event in the trading database's outbox (published right after the run is recorded), under the run's correlation id.
+    const events = await finishedEvents(run.id);
+    expect(events.rows).toEqual([{ payload: expect.objectContaining({ runId: run.id, flowName: 'probe', state: 'completed' }), correlation_id: finished!.correlationId }]);
     const attempts = await runs.attempts(run.id);
     expect(attempts.map((attempt) => [attempt.attempt, attempt.state])).toEqual([[1, 'failed'], [2, 'completed']]);
     expect(attempts[0]!.error).toMatch(/stopped \(no heartbeat for over 1 s\): killed or its host lost/);

@@ -45,7 +45,7 @@ export function registerBackupCommands(program: Command): void {
       const bar = backupProgressBar(!options.json);
       try {
         const taken = await withServicePools((pools, session) =>
-          takeBackup(session.server.config, session.config.backup, pools.orchestration, { schemas, all: options.all, signal: interrupt.signal, onProgress: (progress) => bar.update(progress) }),
+          takeBackup(session.server.config, session.config.backup, pools.orchestration, { schemas, all: options.all, events: pools.services.logging, signal: interrupt.signal, onProgress: (progress) => bar.update(progress) }),
         );
         bar.stop();
         if (options.json) {

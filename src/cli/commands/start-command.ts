@@ -10,6 +10,7 @@ import { startWorker, workerSettings } from '../../orchestration/worker.ts';
 import { waitForShutdown } from '../shutdown.ts';
 import { startRelay } from '../../events/relay-runner.ts';
 import { startProcessLogging } from '../../services/logging/process-logging.ts';
+import { startNotifier } from '../../services/notification/notifier.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -19,7 +20,8 @@ export function registerStartCommand(program: Command): void {
     .option('--no-demo', 'do not load the demo bars into an empty market_data')
     .option('--no-worker', 'do not run the flow worker in this process (run `tradedb worker` elsewhere)')
     .option('--no-relay', 'do not run the outbox relay in this process (run `tradedb relay` elsewhere)')
-    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean }) => {
+    .option('--no-notifier', 'do not run the notification service in this process (run `tradedb notifier` elsewhere)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean }) => {
       await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -41,23 +43,26 @@ export function registerStartCommand(program: Command): void {
           console.log(formatStatus(status));
           if (!isHealthy(status)) throw new UserFacingError('tradedb started, but not every database and pool is healthy (see above).');
           if (options.once) return;
-          const worker = options.worker ? await startWorker({ ...workerSettings(config), database: server.config, pools }) : undefined;
-          // Whatever fails after the worker started must stop it: it would go on using closed pools.
+          // Whatever fails after one part started must stop the parts already running: they would go on using closed pools.
+          const running: Array<{ label: string; stop(): Promise<void> }> = [];
           try {
-            const relay = options.relay ? await startRelay(config, server.config) : undefined;
-            try {
-              const running = [
-                ...(worker ? ['the flow worker (tradedb flows list)'] : []),
-                ...(relay ? [`the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`] : []),
-              ];
-              console.log(`tradedb is running${running.length > 0 ? `, with ${running.join(' and ')}` : ''}. Press Ctrl-C to stop.`);
-              const signal = await waitForShutdown();
-              console.error(`${signal} received, shutting down ...`);
-            } finally {
-              await relay?.stop();
+            if (options.worker) {
+              const worker = await startWorker({ ...workerSettings(config), database: server.config, pools });
+              running.push({ label: 'the flow worker (tradedb flows list)', stop: () => worker.stop() });
             }
+            if (options.relay) {
+              const relay = await startRelay(config, server.config);
+              running.push({ label: `the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`, stop: () => relay.stop() });
+            }
+            if (options.notifier) {
+              const notifier = await startNotifier(config, pools);
+              running.push({ label: 'the notifier (tradedb notifications log)', stop: () => notifier.stop() });
+            }
+            console.log(`tradedb is running${running.length > 0 ? `, with ${running.map((part) => part.label).join(', ')}` : ''}. Press Ctrl-C to stop.`);
+            const signal = await waitForShutdown();
+            console.error(`${signal} received, shutting down ...`);
           } finally {
-            await worker?.stop();
+            for (const part of running.reverse()) await part.stop();
           }
         } finally {
           await logging.stop();

@@ -1,0 +1,13 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A UUID derived from `name` (version-5 style, SHA-1): the same fact always gets the same event id,
+ * so publishing it again after a crash or a retry stores it once (publishEvent is idempotent by id).
+ */
+export function deterministicEventId(name: string): string {
+  const hash = createHash('sha1').update(`tradedb:${name}`).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
