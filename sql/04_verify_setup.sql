@@ -199,7 +199,9 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                -- migration 0002
                ('strategy_engine.record_daily_performance(date)'),
                -- migration 0006
-               ('shared.create_daily_partitions(regclass,date,integer)')) AS e (signature);
+               ('shared.create_daily_partitions(regclass,date,integer)'),
+               -- migration 0008
+               ('shared.active_account_ids()')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,

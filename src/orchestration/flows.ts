@@ -129,7 +129,7 @@ const nightlyMaintenance: FlowDefinition<{ monthsAhead: number }> = {
 
 const endOfDayAnalytics: FlowDefinition<{ day?: string | undefined }> = {
   name: 'end-of-day-analytics',
-  description: "each strategy's daily performance and each account's portfolio summary at the day's end (UTC); recomputing a day gives the same rows",
+  description: "each strategy's daily performance and each account's portfolio summary at the day's end (UTC) with its daily performance metrics; recomputing a day gives the same rows (and the rows live analytics kept)",
   cron: '30 22 * * 1-5',
   backfillHours: 72,
   maxAttempts: 3,
@@ -148,7 +148,7 @@ const endOfDayAnalytics: FlowDefinition<{ day?: string | undefined }> = {
     const analytics = new PortfolioAnalytics(context.pools.services.analytics);
     const failed: string[] = [];
     for (const accountId of accounts) {
-      const outcome = await context.task(`portfolio summary ${accountId}`, { accountId, asOf: endOfDay.toISOString() }, () => analytics.summarize(accountId, endOfDay));
+      const outcome = await context.task(`portfolio summary ${accountId}`, { accountId, asOf: endOfDay.toISOString() }, () => analytics.closeDay(accountId, day));
       if ('error' in outcome) failed.push(accountId);
     }
     return { day, strategies: 'result' in strategies ? strategies.result : null, accounts: accounts.length, failed };

@@ -11,6 +11,7 @@ import { waitForShutdown } from '../shutdown.ts';
 import { startRelay } from '../../events/relay-runner.ts';
 import { startProcessLogging } from '../../services/logging/process-logging.ts';
 import { startNotifier } from '../../services/notification/notifier.ts';
+import { startLiveAnalytics } from '../../services/analytics/live-analytics.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -21,7 +22,8 @@ export function registerStartCommand(program: Command): void {
     .option('--no-worker', 'do not run the flow worker in this process (run `tradedb worker` elsewhere)')
     .option('--no-relay', 'do not run the outbox relay in this process (run `tradedb relay` elsewhere)')
     .option('--no-notifier', 'do not run the notification service in this process (run `tradedb notifier` elsewhere)')
-    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean }) => {
+    .option('--no-analytics', 'do not keep portfolio analytics current from events in this process (the end-of-day flow still computes them)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean; analytics: boolean }) => {
       await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -53,6 +55,10 @@ export function registerStartCommand(program: Command): void {
             if (options.relay) {
               const relay = await startRelay(config, server.config);
               running.push({ label: `the event relay to ${relay.mode === 'redis' ? 'Redis Streams' : 'the PostgreSQL stream'} (tradedb events tail)`, stop: () => relay.stop() });
+            }
+            if (options.analytics) {
+              const analytics = await startLiveAnalytics(config, pools);
+              running.push({ label: 'live analytics (tradedb analytics summary)', stop: () => analytics.stop() });
             }
             if (options.notifier) {
               const notifier = await startNotifier(config, pools);

@@ -114,16 +114,30 @@ export class PortfolioAnalytics {
    * Daily summaries at each UTC midnight from `from` through the one ending `to` (dates), then the
    * performance of that period, in one transaction: re-running it reproduces the same rows.
    */
-  async performance(accountId: string, from: string, to: string, period: 'daily' | 'weekly' | 'monthly' | 'inception' = 'inception'): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {
-    return withAccountTransaction(this.pool, accountId, async (client) => {
-      const summaries: PortfolioSummaryRow[] = [];
-      for (let day = Date.parse(`${from}T00:00:00Z`); day <= Date.parse(`${to}T00:00:00Z`) + 86_400_000; day += 86_400_000) {
-        summaries.push(await summarizeIn(client, accountId, new Date(day)));
-      }
-      const { rows } = await client.query<PerformanceRow>(PERFORMANCE, [accountId, from, to, period]);
-      return { summaries, performance: rows[0]! };
-    });
+  async performance(accountId: string, from: string, to: string, period: AnalyticsPeriod = 'inception'): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {
+    return withAccountTransaction(this.pool, accountId, async (client) => performanceIn(client, accountId, from, to, period));
   }
+
+  /**
+   * The close of one UTC day (`YYYY-MM-DD`): the summaries at its two midnights and its `daily`
+   * performance. What the end-of-day flow computes, and what live analytics keeps current as
+   * trades, positions and bars arrive: both run this, so they agree exactly.
+   */
+  async closeDay(accountId: string, day: string): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {
+    return this.performance(accountId, day, day, 'daily');
+  }
+}
+
+export type AnalyticsPeriod = 'daily' | 'weekly' | 'monthly' | 'inception';
+
+/** performance() inside the caller's transaction, which must carry the account (tradedb.account_id). */
+export async function performanceIn(db: Queryable, accountId: string, from: string, to: string, period: AnalyticsPeriod): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {
+  const summaries: PortfolioSummaryRow[] = [];
+  for (let day = Date.parse(`${from}T00:00:00Z`); day <= Date.parse(`${to}T00:00:00Z`) + 86_400_000; day += 86_400_000) {
+    summaries.push(await summarizeIn(db, accountId, new Date(day)));
+  }
+  const { rows } = await db.query<PerformanceRow>(PERFORMANCE, [accountId, from, to, period]);
+  return { summaries, performance: rows[0]! };
 }
 
 async function summarizeIn(db: Queryable, accountId: string, asOf: Date): Promise<PortfolioSummaryRow> {
