@@ -101,8 +101,14 @@ describe('the flows, run by the worker', () => {
     const { run } = await runToEnd('end-of-day-analytics', { day: '2026-11-20' });
     expect(run.state).toBe('completed');
     expect(run.result).toMatchObject({ day: '2026-11-20', accounts: 1, failed: [] });
-    const { rows } = await admin.query("SELECT as_of, cash::text FROM analytics.portfolio_summary WHERE account_id = 'eod-1'");
-    expect(rows).toEqual([{ as_of: new Date('2026-11-21T00:00:00Z'), cash: '1000.00000000' }]);
+    const { rows } = await admin.query("SELECT as_of, cash::text FROM analytics.portfolio_summary WHERE account_id = 'eod-1' ORDER BY as_of");
+    // The day's close: its two midnights and its daily metrics (what live analytics keeps current).
+    expect(rows).toEqual([
+      { as_of: new Date('2026-11-20T00:00:00Z'), cash: '1000.00000000' },
+      { as_of: new Date('2026-11-21T00:00:00Z'), cash: '1000.00000000' },
+    ]);
+    const metrics = await admin.query("SELECT period, period_start::text, trades FROM analytics.performance_metrics WHERE account_id = 'eod-1'");
+    expect(metrics.rows).toEqual([{ period: 'daily', period_start: '2026-11-20', trades: 0 }]);
   });
 
   it('weekly backup: a dump with its manifest, catalogued with its flow run', async () => {
