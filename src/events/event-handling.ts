@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { serviceLogger } from '../services/logging/logger.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { InvalidEventError, parseEnvelope, type EventEnvelope } from './event-envelope.ts';
@@ -45,8 +45,25 @@ export class EventHandling {
     return this.options.group;
   }
 
-  /** Handles one event as it travelled (envelope JSON) inside the batch's transaction `tx`. */
-  async handleJson(tx: pg.PoolClient, json: string, onError?: (error: unknown) => void): Promise<HandlingOutcome> {
+  /**
+   * Handles a batch of events as they travelled (envelope JSON) inside the batch's transaction
+   * `tx`, in order; with `stopAtFailure` (an ordered stream) the events after a failed one are
+   * left for the next batch. Returns one outcome per event handled.
+   */
+  async handleBatch(tx: pg.PoolClient, jsons: string[], options: { stopAtFailure?: boolean; onError?: ((error: unknown) => void) | undefined } = {}): Promise<HandlingOutcome[]> {
+    const outcomes: HandlingOutcome[] = [];
+    // Each event runs under a savepoint, released by the next event's first statement (or by
+    // COMMIT): one round trip an event before its handler, not three.
+    const savepoint = { open: false };
+    for (const json of jsons) {
+      const outcome = await this.handleJson(tx, json, savepoint, options.onError);
+      outcomes.push(outcome);
+      if (outcome === 'failed' && options.stopAtFailure) break;
+    }
+    return outcomes;
+  }
+
+  private async handleJson(tx: pg.PoolClient, json: string, savepoint: { open: boolean }, onError?: (error: unknown) => void): Promise<HandlingOutcome> {
     let event: EventEnvelope;
     try {
       event = parseEnvelope(json);
@@ -56,11 +73,10 @@ export class EventHandling {
       serviceLogger('events').error({ group: this.options.group }, `consumer ${this.options.group}: unreadable event dead-lettered: ${error.message}`);
       return 'dead-lettered';
     }
-    await tx.query('SAVEPOINT handling_event');
     try {
-      const outcome = await this.handleIn(tx, event);
-      await tx.query('RELEASE SAVEPOINT handling_event');
-      return outcome;
+      if (!(await this.openAndMark(tx, event, savepoint))) return 'duplicate';
+      await withCorrelation({ correlationId: event.correlationId ?? event.eventId, causationId: event.eventId }, () => this.options.handle(event, tx));
+      return 'handled';
     } catch (error) {
       await tx.query('ROLLBACK TO SAVEPOINT handling_event');
       onError?.(error);
@@ -68,17 +84,23 @@ export class EventHandling {
     }
   }
 
-  /** Marks the event for the group and runs the handler; 'duplicate' if the group had handled it. */
-  private async handleIn(tx: pg.PoolClient, event: EventEnvelope): Promise<'handled' | 'duplicate'> {
-    const correlationId = event.correlationId ?? event.eventId;
-    const marked = await tx.query<{ fresh: boolean }>(
-      `SELECT set_config('tradedb.correlation_id', $1, true), set_config('tradedb.causation_id', $2, true),
-              shared.mark_event_processed($3, $2::uuid) AS fresh`,
-      [correlationId, event.eventId, this.options.group],
-    );
-    if (!marked.rows[0]!.fresh) return 'duplicate';
-    await withCorrelation({ correlationId, causationId: event.eventId }, () => this.options.handle(event, tx));
-    return 'handled';
+  /**
+   * In one round trip: releases the previous event's savepoint, opens this one's, hands the
+   * transaction the event's correlation and causation (the outbox triggers stamp them on what
+   * the handler writes), and marks the event for the group; false if the group had handled it.
+   */
+  private async openAndMark(tx: pg.PoolClient, event: EventEnvelope, savepoint: { open: boolean }): Promise<boolean> {
+    const literal = pg.escapeLiteral;
+    const statements = [
+      ...(savepoint.open ? ['RELEASE SAVEPOINT handling_event'] : []),
+      'SAVEPOINT handling_event',
+      `SELECT set_config('tradedb.correlation_id', ${literal(event.correlationId ?? event.eventId)}, true), set_config('tradedb.causation_id', ${literal(event.eventId)}, true),
+              shared.mark_event_processed(${literal(this.options.group)}, ${literal(event.eventId)}::uuid) AS fresh`,
+    ];
+    // From here a savepoint exists to roll back to, whatever this query does after it.
+    savepoint.open = true;
+    const results = (await tx.query(statements.join('; '))) as unknown as Array<pg.QueryResult<{ fresh: boolean }>>;
+    return results.at(-1)!.rows[0]!.fresh;
   }
 
   /** Counts a failure of `event` and dead-letters it once it has failed maxAttempts times. */

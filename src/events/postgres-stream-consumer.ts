@@ -61,19 +61,12 @@ export class PostgresStreamConsumer {
           LIMIT $3`,
         [position, this.options.topics, this.options.batchSize ?? 100],
       );
-      let last = position;
-      let handled = 0;
-      let failed = false;
-      for (const row of rows.rows) {
-        const outcome = await handling.handleJson(tx, row.envelope, this.options.onError);
-        this.counts.add(outcome);
-        if (outcome === 'failed') {
-          failed = true;
-          break;
-        }
-        last = row.stream_seq;
-        handled += 1;
-      }
+      // In stream order; a failed event stops the batch, to be tried again first.
+      const outcomes = await handling.handleBatch(tx, rows.rows.map((row) => row.envelope), { stopAtFailure: true, onError: this.options.onError });
+      outcomes.forEach((outcome) => this.counts.add(outcome));
+      const failed = outcomes.at(-1) === 'failed';
+      const handled = failed ? outcomes.length - 1 : outcomes.length;
+      const last = handled > 0 ? rows.rows[handled - 1]!.stream_seq : position;
       if (last !== position) await tx.query('SELECT shared.advance_event_offset($1, $2)', [handling.group, last]);
       return { handled, failed, busy: false };
     });

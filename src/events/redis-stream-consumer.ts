@@ -128,13 +128,9 @@ export class RedisStreamConsumer {
     if (entries.length === 0 || this.stopped) return;
     const { handling, pool } = this.options;
     const done = await withTransaction(pool, async (tx) => {
-      const acknowledged: string[] = [];
-      for (const [id, fields] of entries) {
-        const outcome = await handling.handleJson(tx, fields[fields.indexOf('event') + 1] ?? '', this.options.onError);
-        this.counts.add(outcome);
-        if (outcome !== 'failed') acknowledged.push(id);
-      }
-      return acknowledged;
+      const outcomes = await handling.handleBatch(tx, entries.map(([, fields]) => fields[fields.indexOf('event') + 1] ?? ''), { onError: this.options.onError });
+      outcomes.forEach((outcome) => this.counts.add(outcome));
+      return entries.filter((_, index) => outcomes[index] !== 'failed').map(([id]) => id);
     });
     if (done.length > 0) await this.options.redis.xack(stream, handling.group, ...done);
   }
