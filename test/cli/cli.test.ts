@@ -22,9 +22,9 @@ describe('tradedb CLI', () => {
   });
 
   it('config prints the effective configuration with every password masked', async () => {
-    const { code, stdout } = await runCli(['config'], { POSTGRES_HOST: 'db.example', POSTGRES_PASSWORD: 'hunter2', EXECUTION_DB_PASSWORD: 'exec-secret', ORCHESTRATION_DATABASE_URL: 'postgres://flows:flowpass@db.example/flows' });
+    const { code, stdout } = await runCli(['config'], { POSTGRES_HOST: 'db.example', POSTGRES_PASSWORD: 'hunter2', EXECUTION_DB_PASSWORD: 'exec-secret', ORCHESTRATION_DATABASE_URL: 'postgres://flows:flowpass@db.example/flows', TRADEDB_ENCRYPTION_KEY: 'the-encryption-key-123' });
     expect(code).toBe(0);
-    expect(stdout).not.toMatch(/hunter2|exec-secret|flowpass/);
+    expect(stdout).not.toMatch(/hunter2|exec-secret|flowpass|the-encryption-key/);
     const config = JSON.parse(stdout);
     expect(config.database.server).toMatchObject({ mode: 'external', host: 'db.example', admin: { password: '********' } });
     expect(config.database.orchestration.url).toBe('postgres://flows:********@db.example/flows');
@@ -76,6 +76,28 @@ describe('tradedb CLI', () => {
       expect(stdout).toMatch(new RegExp(`^  ${schema}\\s+\\d+ tables`, 'm'));
     }
     expect(stdout.match(/^ {2}ok {3}/gm)).toHaveLength(8);
+  });
+
+  it('logs: reads the centralized log through the logging role; a bad --since or --level is named', async () => {
+    const { code, stdout } = await runCli(['logs', '--json', '--since', '1h'], db.env);
+    expect(code, stdout).toBe(0);
+    for (const line of stdout.split('\n').filter(Boolean)) expect(JSON.parse(line)).toHaveProperty('service');
+    const since = await runCli(['logs', '--since', 'yesterday'], db.env);
+    expect(since.code).not.toBe(0);
+    expect(since.stderr).toMatch(/option '--since <when>' argument 'yesterday' is invalid\. expected a duration before now \(90s, 15m, 2h, 7d\)/);
+    const level = await runCli(['logs', '--level', 'loud'], db.env);
+    expect(level.stderr).toMatch(/expected one of debug, info, warn, error, fatal/);
+  });
+
+  it('notifications add without TRADEDB_ENCRYPTION_KEY says so and stores nothing; list never shows a target', async () => {
+    const refused = await runCli(['notifications', 'add', 'hook', '--channel', 'webhook', '--url', 'https://hooks.example.com/T0K3N'], db.env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/TRADEDB_ENCRYPTION_KEY is not set: it is needed to store the webhook target of hook/);
+    const added = await runCli(['notifications', 'add', 'hook', '--channel', 'webhook', '--url', 'https://hooks.example.com/T0K3N', '--events', 'risk.breached'], { ...db.env, TRADEDB_ENCRYPTION_KEY: 'a-key-for-the-cli-test' });
+    expect(added.code, added.stderr).toBe(0);
+    const { stdout } = await runCli(['notifications', 'list'], db.env);
+    expect(stdout).toMatch(/hook\s+webhook\s+\(encrypted\)\s+risk\.breached/);
+    expect(stdout).not.toContain('T0K3N');
   });
 
   it('start --once sets up, reports status and exits 0', async () => {
