@@ -13,6 +13,8 @@ export interface OutboxRelayOptions {
   retentionMs: number;
   /** Rows per batch; default 1000. */
   batchSize?: number;
+  /** Batches claimed in one transaction for a Redis sink, each published while the next is claimed; default 4. */
+  claimsPerTransaction?: number;
   /** Looks for work this often even without a notification; default 1000 ms. */
   pollIntervalMs?: number;
   /** Prunes this often; default 60 s. */
@@ -71,7 +73,7 @@ export class OutboxRelay {
 
   /**
    * Publishes one batch. `sent` counts the rows sent; `progressed` is false when there was
-   * nothing to do (or every lane with work was another relay's).
+   * nothing to do (or every lane was another relay's).
    */
   async relayOnce(): Promise<{ sent: number; progressed: boolean }> {
     const { sink } = this.options;
@@ -94,23 +96,21 @@ export class OutboxRelay {
     await this.options.pool.query("DELETE FROM shared.event_consumer_failures WHERE last_failed_at < now() - 2 * $1::interval", [retention]);
   }
 
-  /** Locks every free lane with work (other relays hold the rest) and publishes a batch from them. */
+  /**
+   * Locks every free lane (other relays hold the rest; asking which lanes have work would cost a
+   * look into the outbox per lane, more than the claim) and publishes from them.
+   */
   private async relayLanes(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
-    const lanes = await client.query<{ lane: number; sink: string | null }>(
-      `SELECT lane, sink FROM shared.outbox_lanes l
-        WHERE l.sink IS DISTINCT FROM $1
-           OR EXISTS (SELECT FROM shared.event_outbox o WHERE o.lane = l.lane AND o.published_at IS NULL)
-        ORDER BY served_at
-          FOR UPDATE SKIP LOCKED`,
-      [identity],
-    );
+    const lanes = await client.query<{ lane: number; sink: string | null }>('SELECT lane, sink FROM shared.outbox_lanes ORDER BY served_at FOR UPDATE SKIP LOCKED');
     if (lanes.rows.length === 0) return { sent: 0, progressed: false };
     const stale = lanes.rows.filter((lane) => lane.sink !== identity).map((lane) => lane.lane);
     if (stale.length > 0) await this.replay(client, stale, identity);
     const locked = lanes.rows.map((lane) => lane.lane);
     const sent = await this.claimAndPublish(client, identity, locked);
-    await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = ANY($1::smallint[])', [locked, identity]);
-    return { sent, progressed: true };
+    if (sent > 0 || stale.length > 0) {
+      await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = ANY($1::smallint[])', [locked, identity]);
+    }
+    return { sent, progressed: sent > 0 || stale.length > 0 };
   }
 
   private async relayPostgresStream(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
@@ -136,29 +136,52 @@ export class OutboxRelay {
   }
 
   /**
-   * Claims up to a batch of pending rows of `lanes` and marks them sent to `identity` in one
-   * statement, then hands them to the sink in id order; the mark commits only if the sink took
-   * them. Returns how many.
+   * Claims pending rows of `lanes` and marks them sent to `identity`, a batch per statement, and
+   * hands each batch to the sink in id order; the marks commit only if the sink took every batch.
+   * A Redis sink takes one batch while the next is claimed (up to claimsPerTransaction batches a
+   * transaction; one connection keeps them in order). Returns how many rows went.
    */
   private async claimAndPublish(client: pg.PoolClient, identity: string, lanes: number[]): Promise<number> {
+    const { sink } = this.options;
+    const batchSize = this.options.batchSize ?? 1000;
+    const rounds = sink.kind === 'redis' ? (this.options.claimsPerTransaction ?? 4) : 1;
+    const claimed: ClaimedEvent[] = [];
+    const publishing: Promise<void>[] = [];
+    try {
+      for (let round = 0; round < rounds; round += 1) {
+        const events = await this.claim(client, identity, lanes, batchSize);
+        if (events.length === 0) break;
+        publishing.push(sink.publish(client, events, identity));
+        claimed.push(...events);
+        if (events.length < batchSize) break;
+      }
+    } finally {
+      // Never leave a publish running behind a failed claim: the transaction rolls back after it.
+      await Promise.allSettled(publishing);
+    }
+    await Promise.all(publishing);
+    if (claimed.length > 0) await this.options.afterPublish?.(claimed);
+    return claimed.length;
+  }
+
+  /** One batch of pending rows of `lanes`, marked sent (ctid: no second lookup by key), in id order. */
+  private async claim(client: pg.PoolClient, identity: string, lanes: number[], batchSize: number): Promise<ClaimedEvent[]> {
+    // Holding every lane (one relay, or the PostgreSQL stream), the claim reads the pending index
+    // in id order and stops after a batch; with a lane filter the planner may sort the backlog.
+    const laneFilter = lanes.length === ALL_LANES.length ? '' : 'AND lane = ANY($3::smallint[])';
     const claimed = await client.query<{ id: string; event_id: string; topic: string; envelope: string }>(
-      `UPDATE shared.event_outbox o SET published_at = now(), published_to = $3
-         FROM (SELECT event_id FROM shared.event_outbox
-                WHERE published_at IS NULL AND lane = ANY($2::smallint[])
-                ORDER BY id
-                LIMIT $1
-                  FOR UPDATE SKIP LOCKED) claimed
-        WHERE o.event_id = claimed.event_id
+      `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2
+        WHERE o.ctid = ANY(ARRAY(SELECT ctid FROM shared.event_outbox
+                                  WHERE published_at IS NULL ${laneFilter}
+                                  ORDER BY id
+                                  LIMIT $1
+                                    FOR UPDATE SKIP LOCKED))
        RETURNING o.id, o.event_id, o.topic, ${ENVELOPE_SQL} AS envelope`,
-      [this.options.batchSize ?? 1000, lanes, identity],
+      laneFilter ? [batchSize, identity, lanes] : [batchSize, identity],
     );
-    if (claimed.rows.length === 0) return 0;
-    const events = claimed.rows
+    return claimed.rows
       .map((row): ClaimedEvent => ({ outboxId: BigInt(row.id), eventId: row.event_id, topic: row.topic, json: row.envelope }))
       .sort((a, b) => (a.outboxId < b.outboxId ? -1 : 1));
-    await this.options.sink.publish(client, events, identity);
-    await this.options.afterPublish?.(events);
-    return events.length;
   }
 
   private notify(): void {
