@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -9,11 +11,17 @@ import { publishEvent } from '../../../src/events/event-publisher.ts';
 import { EncryptionKeyMissingError, NotificationConfigService } from '../../../src/services/notification/notification-config-service.ts';
 import { emailTarget } from '../../../src/services/notification/notification-target.ts';
 import { startNotifier, type RunningNotifier } from '../../../src/services/notification/notifier.ts';
+import { sendNotification } from '../../../src/services/notification/notification-channels.ts';
+import { notificationMessage } from '../../../src/services/notification/notification-rules.ts';
+import { connectRedis, redisReady } from '../../../src/events/redis-connection.ts';
+import { redisUnavailableReason, startPrivateRedis } from '../../support/redis-server.ts';
 import { failingOn, recordingHandler } from '../../support/recording-handler.ts';
 import { busConfig, openEventDatabase, publishPositionEvents, type EventDatabase } from '../../support/event-harness.ts';
 import { waitFor } from '../../support/wait-for.ts';
 
 const KEY = 'test-encryption-key-0123456789';
+const unavailable = redisUnavailableReason();
+if (unavailable) console.warn(`skipping the redis channel test: ${unavailable}`);
 let db: EventDatabase;
 let relay: OutboxRelay;
 let notifier: RunningNotifier;
@@ -166,5 +174,32 @@ describe('notifications', () => {
     expect(attempts[0]!.error).toBe('the target cannot be decrypted: TRADEDB_ENCRYPTION_KEY is not the key it was stored with');
     expect(notifier.delivery.stats.givenUp).toBeGreaterThanOrEqual(1);
     await configs.setEnabled('other-key', false);
+  });
+
+  it.skipIf(unavailable !== undefined)('the redis channel publishes on its pub/sub channel (default <prefix>:notifications), and says so without Redis', async () => {
+    const redis = await startPrivateRedis();
+    const subscriber = new Redis(redis.url);
+    const publisher = connectRedis(redis.url, 'test:notify');
+    try {
+      await redisReady(publisher);
+      const received: Array<[string, string]> = [];
+      subscriber.on('message', (channel, message) => received.push([channel, message]));
+      await subscriber.subscribe('ops-alerts', 'tprefix:notifications');
+      const eventId = randomUUID();
+      const message = notificationMessage(
+        { eventId, type: 'risk.breached', topic: 'risk', aggregate: { type: 'risk_event', id: '9', version: null }, occurredAt: new Date().toISOString(), correlationId: null, causationId: null, payload: { accountId: 'a', eventType: 'max_order_notional', detail: 'too big' } },
+        'warning',
+      );
+      await sendNotification('redis', { channel: 'ops-alerts' }, message, { redis: publisher, redisPrefix: 'tprefix' });
+      await sendNotification('redis', {}, message, { redis: publisher, redisPrefix: 'tprefix' });
+      await waitFor(async () => received.length === 2);
+      expect(received.map(([channel]) => channel)).toEqual(['ops-alerts', 'tprefix:notifications']);
+      expect(JSON.parse(received[0]![1])).toMatchObject({ severity: 'warning', event: { eventId, type: 'risk.breached' } });
+      await expect(sendNotification('redis', {}, message, { redisPrefix: 'tprefix' })).rejects.toThrow('the redis channel needs Redis: set REDIS_URL or REDIS_HOST');
+    } finally {
+      subscriber.disconnect();
+      publisher.disconnect();
+      await redis.stop();
+    }
   });
 });
