@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,15 +7,15 @@ import { createOwnerPool } from '../src/db/owner-pool.ts';
 import { createPools } from '../src/db/pools.ts';
 import { runSetup } from '../src/db/setup.ts';
 import { createEventBus } from '../src/events/event-bus.ts';
-import { publishEvent } from '../src/events/event-publisher.ts';
 import { ENVELOPE_SQL } from '../src/events/event-envelope.ts';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
 import { DatabaseLogSink } from '../src/services/logging/database-log-sink.ts';
 import { configureLogging, serviceLogger } from '../src/services/logging/logger.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
-import { benchConfig, psql } from './bench-support.ts';
+import { benchConfig, psql, runProcess } from './bench-support.ts';
 
+const PRODUCER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'latency-producer.ts');
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
 /**
@@ -24,8 +23,9 @@ const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * 1. relay throughput: N outbox rows (position events) drained by one relay into Redis Streams,
  *    against raw pipelined XADD of the same envelopes (same MAXLEN ~, 500 per pipeline) in the
  *    same run; goal ≥ 0.5×;
- * 2. commit-to-handled latency at 1,000 events/s: each event committed on its own (publishEvent),
- *    a relay and a consumer group running; latency from the producer's commit to the handler,
+ * 2. commit-to-handled latency at 1,000 events/s: each event committed on its own (publishEvent)
+ *    by a producer process of its own (bench/latency-producer.ts), a relay and a consumer group
+ *    running here; latency from the producer's commit to the handler,
  *    p50/p99 (goal p99 < 50 ms) after a one-second warm-up, on Redis and on the PostgreSQL stream (no Redis).
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379).
  */
@@ -49,8 +49,8 @@ export async function runEventsBenchmark(flags: string[]): Promise<void> {
       results.relay = await relayThroughput(owner, redis, config, rows);
       // A stream of its own: the throughput phase left its 50,000 entries in the first one, which
       // a new group (reading from the start of the stream) would otherwise work through first.
-      results.latencyRedis = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: redisUrl, prefix: `${prefix}latency` } }, seconds);
-      results.latencyPostgres = await latency(owner, pools.services.logging, pools.services.analytics, { ...config, redis: { url: undefined, prefix } }, seconds);
+      results.latencyRedis = await latency(owner, database, pools.services.analytics, { ...config, redis: { url: redisUrl, prefix: `${prefix}latency` } }, seconds);
+      results.latencyPostgres = await latency(owner, database, pools.services.analytics, { ...config, redis: { url: undefined, prefix } }, seconds);
       results.logSink = await logSinkThroughput(pools.services.logging, database, quick ? 20_000 : 200_000);
     } finally {
       await pools.close();
@@ -164,11 +164,10 @@ async function relayThroughput(owner: import('pg').Pool, redis: Redis, config: C
   return result;
 }
 
-async function latency(owner: import('pg').Pool, producer: import('pg').Pool, handlerPool: import('pg').Pool, config: Config, seconds: number) {
+async function latency(owner: import('pg').Pool, database: DatabaseConfig, handlerPool: import('pg').Pool, config: Config, seconds: number) {
   await owner.query('TRUNCATE shared.event_outbox, shared.processed_events');
   const bus = createEventBus(config);
-  const committed = new Map<string, number>();
-  const latencies: number[] = [];
+  const handledAt = new Map<string, number>();
   const relay = bus.createRelay({ pool: owner, pollIntervalMs: 1000 });
   await relay.start();
   const consumer = await bus.subscribe({
@@ -176,36 +175,21 @@ async function latency(owner: import('pg').Pool, producer: import('pg').Pool, ha
     topics: ['positions'],
     pool: handlerPool,
     handle: async (event) => {
-      const at = committed.get(event.eventId);
-      if (at !== undefined) latencies.push(performance.now() - at);
+      handledAt.set(event.eventId, performance.timeOrigin + performance.now());
     },
   });
-  // The first second warms up (connections opening, statements planned) and is not measured.
+  // The producer runs in a process of its own, as services do; the first second warms up
+  // (connections opening, statements planned) and is not measured.
   const warmup = 1000;
   const total = seconds * 1000 + warmup;
-  const start = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let index = 0; index < total; index += 1) {
-    // 1,000 events/s: event i is due at i ms.
-    const due = start + index;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const eventId = randomUUID();
-    inFlight.push(
-      publishEvent(producer, {
-        type: 'position.changed',
-        aggregate: { type: 'position', id: `acct/L${index % 50}`, version: index + 1 },
-        payload: { accountId: 'acct', symbol: `L${index % 50}`, quantity: String(index), averageCost: '1', realizedPnl: '0', version: index + 1 },
-        eventId,
-      }).then(() => {
-        if (index >= warmup) committed.set(eventId, performance.now());
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  const achievedRate = total / ((performance.now() - start) / 1000);
+  const output = await runProcess(process.execPath, ['--import', import.meta.resolve('tsx'), PRODUCER, String(total), '1000'], { ...process.env, TRADEDB_BENCH_DATABASE: JSON.stringify(database) }, false);
+  const lines = output.trim().split('\n').map((line) => JSON.parse(line) as { eventId?: string; committedAt?: number; achievedRate?: number });
+  const achievedRate = lines.at(-1)!.achievedRate!;
+  const committed = lines.slice(warmup, -1) as Array<{ eventId: string; committedAt: number }>;
   const deadline = Date.now() + 60_000;
-  while (latencies.length < total - warmup && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (committed.some((event) => !handledAt.has(event.eventId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  // Handled before the producer saw its commit (the commit's acknowledgement was still on its way) counts as 0.
+  const latencies = committed.filter((event) => handledAt.has(event.eventId)).map((event) => Math.max(0, handledAt.get(event.eventId)! - event.committedAt));
   await consumer.stop();
   await relay.stop();
   await bus.close();
