@@ -31,9 +31,16 @@ export function formatEventStatus(status: EventStatus): string {
     status.pending === 0 ? 'outbox empty' : `${status.pending} events waiting for the relay, oldest ${Math.round(status.oldestPendingSeconds ?? 0)} s`;
   const lines = [`Events        ${status.mode === 'redis' ? 'Redis Streams' : 'PostgreSQL stream (no Redis)'}, ${backlog}`];
   if (status.error) lines.push(`              consumer lag unknown: ${status.error}`);
-  for (const group of status.groups) {
-    const pending = group.pending === null ? '' : `, ${group.pending} unacknowledged`;
-    lines.push(`              ${group.group} on ${group.topic}: lag ${group.lag ?? '?'}${pending}`);
+  // One line a group: its total lag, and the topics behind (a group may read every topic).
+  const groups = new Map<string, GroupLag[]>();
+  for (const row of status.groups) groups.set(row.group, [...(groups.get(row.group) ?? []), row]);
+  for (const [group, rows] of groups) {
+    const unknown = rows.some((row) => row.lag === null);
+    const lag = rows.reduce((sum, row) => sum + (row.lag ?? 0), 0);
+    const behind = rows.filter((row) => (row.lag ?? 0) > 0).map((row) => `${row.topic} ${row.lag}`);
+    const pending = rows.some((row) => row.pending !== null) ? `, ${rows.reduce((sum, row) => sum + (row.pending ?? 0), 0)} unacknowledged` : '';
+    const topics = rows.length === 1 ? `on ${rows[0]!.topic}` : `over ${rows.length} topics`;
+    lines.push(`              ${group} ${topics}: lag ${unknown && lag === 0 ? '?' : lag}${behind.length > 0 && rows.length > 1 ? ` (${behind.join(', ')})` : ''}${pending}`);
   }
   return lines.join('\n');
 }

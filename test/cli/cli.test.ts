@@ -76,6 +76,8 @@ describe('tradedb CLI', () => {
       expect(stdout).toMatch(new RegExp(`^  ${schema}\\s+\\d+ tables`, 'm'));
     }
     expect(stdout.match(/^ {2}ok {3}/gm)).toHaveLength(8);
+    expect(stdout).toMatch(/^Notifications last 24 h: \d+ sent, \d+ failed attempts, \d+ suppressed; \d+ pending$/m);
+    expect(stdout).toMatch(/^Logs {10}last hour: \d+ errors, \d+ warnings/m);
   });
 
   it('logs: reads the centralized log through the logging role; a bad --since or --level is named', async () => {
