@@ -18,6 +18,7 @@ import { registerMaintenanceCommand } from './commands/maintenance-command.ts';
 import { registerEventCommands } from './commands/event-commands.ts';
 import { registerLogsCommand } from './commands/logs-command.ts';
 import { registerNotificationCommands } from './commands/notification-commands.ts';
+import { registerSecretsCommand } from './commands/secrets-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -36,6 +37,7 @@ registerStatusCommand(program);
 registerEventCommands(program);
 registerLogsCommand(program);
 registerNotificationCommands(program);
+registerSecretsCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

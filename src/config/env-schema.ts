@@ -124,6 +124,7 @@ export const envSchema = z.object({
   ),
   TRADEDB_LOG_QUEUE: positiveInteger(10_000, 'lines'),
   TRADEDB_ENCRYPTION_KEY: optionalText.pipe(z.string().min(16, 'expected at least 16 characters (a long random string)').optional()),
+  TRADEDB_NEW_ENCRYPTION_KEY: optionalText.pipe(z.string().min(16, 'expected at least 16 characters (a long random string)').optional()),
   TRADEDB_NOTIFY_MAX_ATTEMPTS: positiveInteger(5, 'attempts'),
   TRADEDB_NOTIFY_RETRY_SECONDS: positiveInteger(2, 'seconds'),
 });
@@ -173,6 +174,7 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_LOG_LEVEL', 'info', 'debug | info | warn | error: lowest level a service process (start, relay, worker) logs, to stdout and to logging.system_logs'],
   ['TRADEDB_LOG_QUEUE', '10000', 'log lines waiting for the database at most; beyond it lines are dropped (and counted), never waited for'],
   ['TRADEDB_ENCRYPTION_KEY', '(unset)', 'key that encrypts notification targets (webhook URLs, SMTP passwords) with pgcrypto; needed to add and to send them; never logged'],
+  ['TRADEDB_NEW_ENCRYPTION_KEY', '(unset)', 'only for `tradedb secrets rotate-key`: the key every secret is re-encrypted under (then make it TRADEDB_ENCRYPTION_KEY)'],
   ['TRADEDB_NOTIFY_MAX_ATTEMPTS', '5', 'delivery attempts of one notification before it is given up'],
   ['TRADEDB_NOTIFY_RETRY_SECONDS', '2', 'wait before the second attempt, doubling for each next one (at most 5 minutes)'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],

@@ -56,6 +56,8 @@ export interface Config {
   notifications: {
     /** pgcrypto key of notification targets; unset: only the log and redis channels work. */
     encryptionKey?: string | undefined;
+    /** Only for `tradedb secrets rotate-key`: the key to re-encrypt under. */
+    newEncryptionKey?: string | undefined;
     maxAttempts: number;
     /** Before the second attempt; doubled for each next one. */
     retryBaseMs: number;
@@ -119,6 +121,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logging: { level: parsed.data.TRADEDB_LOG_LEVEL, queueCapacity: parsed.data.TRADEDB_LOG_QUEUE },
     notifications: {
       encryptionKey: parsed.data.TRADEDB_ENCRYPTION_KEY,
+      newEncryptionKey: parsed.data.TRADEDB_NEW_ENCRYPTION_KEY,
       maxAttempts: parsed.data.TRADEDB_NOTIFY_MAX_ATTEMPTS,
       retryBaseMs: parsed.data.TRADEDB_NOTIFY_RETRY_SECONDS * 1000,
     },

@@ -22,9 +22,9 @@ describe('tradedb CLI', () => {
   });
 
   it('config prints the effective configuration with every password masked', async () => {
-    const { code, stdout } = await runCli(['config'], { POSTGRES_HOST: 'db.example', POSTGRES_PASSWORD: 'hunter2', EXECUTION_DB_PASSWORD: 'exec-secret', ORCHESTRATION_DATABASE_URL: 'postgres://flows:flowpass@db.example/flows', TRADEDB_ENCRYPTION_KEY: 'the-encryption-key-123' });
+    const { code, stdout } = await runCli(['config'], { POSTGRES_HOST: 'db.example', POSTGRES_PASSWORD: 'hunter2', EXECUTION_DB_PASSWORD: 'exec-secret', ORCHESTRATION_DATABASE_URL: 'postgres://flows:flowpass@db.example/flows', TRADEDB_ENCRYPTION_KEY: 'the-encryption-key-123', TRADEDB_NEW_ENCRYPTION_KEY: 'the-next-key-456789' });
     expect(code).toBe(0);
-    expect(stdout).not.toMatch(/hunter2|exec-secret|flowpass|the-encryption-key/);
+    expect(stdout).not.toMatch(/hunter2|exec-secret|flowpass|the-encryption-key|the-next-key/);
     const config = JSON.parse(stdout);
     expect(config.database.server).toMatchObject({ mode: 'external', host: 'db.example', admin: { password: '********' } });
     expect(config.database.orchestration.url).toBe('postgres://flows:********@db.example/flows');

@@ -8,7 +8,7 @@ export function maskSecrets(value: unknown): unknown {
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, inner]) => {
-        if (key === 'password' || key === 'encryptionKey') return [key, inner === undefined ? '(not set)' : '********'];
+        if (key === 'password' || /encryptionKey$/i.test(key)) return [key, inner === undefined ? '(not set)' : '********'];
         if (key === 'url' && typeof inner === 'string') return [key, inner.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:********@')];
         return [key, maskSecrets(inner)];
       }),
