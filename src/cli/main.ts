@@ -19,6 +19,7 @@ import { registerEventCommands } from './commands/event-commands.ts';
 import { registerLogsCommand } from './commands/logs-command.ts';
 import { registerNotificationCommands } from './commands/notification-commands.ts';
 import { registerSecretsCommand } from './commands/secrets-command.ts';
+import { registerRolesCommand } from './commands/roles-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -38,6 +39,7 @@ registerEventCommands(program);
 registerLogsCommand(program);
 registerNotificationCommands(program);
 registerSecretsCommand(program);
+registerRolesCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMAS, SERVICE_NAMES, type ServiceName } from '../../src/config/database-config.ts';
@@ -6,6 +9,9 @@ import { InsufficientPrivilegeError } from '../../src/db/errors.ts';
 import { createPools, type Pools } from '../../src/db/pools.ts';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
+import { collectRoleMatrix, formatRoleMatrix } from '../../src/ops/role-matrix.ts';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 let db: TestDatabases;
 let pools: Pools;
@@ -94,6 +100,32 @@ describe('least privilege', () => {
       }
     } finally {
       await reader.end();
+    }
+  });
+});
+
+describe('the role matrix', () => {
+  it('docs/security.md shows exactly what a freshly set-up database grants', async () => {
+    const matrix = await collectRoleMatrix(pools.services.logging);
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs/security.md'), 'utf8');
+    const documented = /<!-- role-matrix:begin -->\n([\s\S]*?)\n<!-- role-matrix:end -->/.exec(doc)?.[1];
+    expect(documented, 'run `tradedb roles` and paste its table into docs/security.md').toBe(formatRoleMatrix(matrix));
+  });
+
+  it('each service writes only its own schema, reads shared, and nobody writes shared; trading_readonly only reads', async () => {
+    const matrix = await collectRoleMatrix(pools.services.logging);
+    const writes = ['INSERT', 'UPDATE', 'DELETE'] as const;
+    for (const service of SERVICE_NAMES) {
+      const role = `${service}_user`;
+      for (const schema of matrix.schemas) {
+        const cell = matrix.cells[role]![schema]!;
+        const expected = schema === SCHEMAS[service] ? 'all' : 'none';
+        for (const privilege of writes) expect(cell[privilege], `${role} ${privilege} on ${schema}`).toBe(expected);
+      }
+      expect(matrix.cells[role]!.shared!.SELECT).toBe('all');
+    }
+    for (const schema of matrix.schemas) {
+      expect(matrix.cells.trading_readonly![schema]).toEqual({ SELECT: 'all', INSERT: 'none', UPDATE: 'none', DELETE: 'none' });
     }
   });
 });

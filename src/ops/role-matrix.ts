@@ -1,0 +1,58 @@
+import type { Queryable } from '../db/queryable.ts';
+import { READONLY_ROLE, SCHEMAS, SERVICE_NAMES, serviceRole } from '../config/database-config.ts';
+
+export const TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
+export type TablePrivilege = (typeof TABLE_PRIVILEGES)[number];
+
+/** How much of a schema's tables a role may touch with one privilege. */
+export type Coverage = 'all' | 'some' | 'none';
+
+export interface RoleMatrix {
+  roles: string[];
+  schemas: string[];
+  /** cells[role][schema][privilege] */
+  cells: Record<string, Record<string, Record<TablePrivilege, Coverage>>>;
+}
+
+/** The login roles of the services and the read-only role, as setup names them. */
+export const MATRIX_ROLES = [...SERVICE_NAMES.map(serviceRole), READONLY_ROLE];
+
+/**
+ * Each role × each schema × SELECT/INSERT/UPDATE/DELETE, read from the live database
+ * (has_table_privilege over the schema's tables and partitioned tables, partitions left out):
+ * what the grants really allow, not what setup meant them to.
+ */
+export async function collectRoleMatrix(db: Queryable, roles: string[] = MATRIX_ROLES): Promise<RoleMatrix> {
+  const schemas = Object.values(SCHEMAS);
+  const { rows } = await db.query<{ role: string; schema: string; privilege: TablePrivilege; granted: number; tables: number }>(
+    `SELECT r.role, n.nspname AS schema, p.privilege,
+            count(*) FILTER (WHERE has_table_privilege(r.role, c.oid, p.privilege))::int AS granted, count(*)::int AS tables
+       FROM unnest($1::text[]) AS r (role)
+      CROSS JOIN unnest($3::text[]) AS p (privilege)
+       JOIN pg_namespace n ON n.nspname = ANY($2::text[])
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      GROUP BY 1, 2, 3`,
+    [roles, schemas, TABLE_PRIVILEGES],
+  );
+  const cells: RoleMatrix['cells'] = {};
+  for (const role of roles) {
+    cells[role] = {};
+    for (const schema of schemas) cells[role]![schema] = { SELECT: 'none', INSERT: 'none', UPDATE: 'none', DELETE: 'none' };
+  }
+  for (const row of rows) cells[row.role]![row.schema]![row.privilege] = row.granted === 0 ? 'none' : row.granted === row.tables ? 'all' : 'some';
+  return { roles, schemas, cells };
+}
+
+/**
+ * The matrix as a Markdown table: per cell the letters S I U D of the privileges held on every
+ * table of the schema, lower case where only on some, "–" for none.
+ */
+export function formatRoleMatrix(matrix: RoleMatrix): string {
+  const letters = (cell: Record<TablePrivilege, Coverage>): string =>
+    TABLE_PRIVILEGES.map((privilege) => (cell[privilege] === 'all' ? privilege[0] : cell[privilege] === 'some' ? privilege[0]!.toLowerCase() : '')).join('') || '–';
+  return [
+    `| role | ${matrix.schemas.join(' | ')} |`,
+    `|---|${matrix.schemas.map(() => '---').join('|')}|`,
+    ...matrix.roles.map((role) => `| ${role} | ${matrix.schemas.map((schema) => letters(matrix.cells[role]![schema]!)).join(' | ')} |`),
+  ].join('\n');
+}
