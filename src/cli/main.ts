@@ -20,6 +20,7 @@ import { registerLogsCommand } from './commands/logs-command.ts';
 import { registerNotificationCommands } from './commands/notification-commands.ts';
 import { registerSecretsCommand } from './commands/secrets-command.ts';
 import { registerRolesCommand } from './commands/roles-command.ts';
+import { registerDoctorCommand } from './commands/doctor-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -40,6 +41,7 @@ registerLogsCommand(program);
 registerNotificationCommands(program);
 registerSecretsCommand(program);
 registerRolesCommand(program);
+registerDoctorCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

@@ -56,3 +56,29 @@ export function formatRoleMatrix(matrix: RoleMatrix): string {
     ...matrix.roles.map((role) => `| ${role} | ${matrix.schemas.map((schema) => letters(matrix.cells[role]![schema]!)).join(' | ')} |`),
   ].join('\n');
 }
+
+/**
+ * Where the matrix breaks the policy: each service role holds every privilege on every table of
+ * its own schema, writes no other schema, and reads `shared`; trading_readonly reads every schema
+ * and writes none. (Which other schemas a service may read is setup's grant matrix; not checked here.)
+ */
+export function roleMatrixViolations(matrix: RoleMatrix): string[] {
+  const violations: string[] = [];
+  const expect = (role: string, schema: string, privilege: TablePrivilege, wanted: Coverage): void => {
+    const held = matrix.cells[role]?.[schema]?.[privilege];
+    if (held !== undefined && held !== wanted) violations.push(`${role} has ${privilege} on ${held === 'none' ? 'no' : held} table(s) of ${schema}; expected ${wanted}`);
+  };
+  for (const service of SERVICE_NAMES) {
+    const role = serviceRole(service);
+    for (const schema of matrix.schemas) {
+      for (const privilege of ['INSERT', 'UPDATE', 'DELETE'] as const) expect(role, schema, privilege, schema === SCHEMAS[service] ? 'all' : 'none');
+    }
+    expect(role, SCHEMAS[service], 'SELECT', 'all');
+    expect(role, 'shared', 'SELECT', 'all');
+  }
+  for (const schema of matrix.schemas) {
+    expect(READONLY_ROLE, schema, 'SELECT', 'all');
+    for (const privilege of ['INSERT', 'UPDATE', 'DELETE'] as const) expect(READONLY_ROLE, schema, privilege, 'none');
+  }
+  return violations;
+}

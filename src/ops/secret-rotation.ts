@@ -31,21 +31,7 @@ export async function rotateEncryptionKey(owner: pg.Pool, oldKey: string, newKey
   if (newKey.length < 16) throw new UserFacingError('The new key must have at least 16 characters (a long random string).');
   if (newKey === oldKey) throw new UserFacingError('The new key is the current key: nothing to rotate.');
   return withTransaction(owner, async (client) => {
-    const undecryptable: string[] = [];
-    for (const { table, column, rowName } of ENCRYPTED_COLUMNS) {
-      const { rows } = await client.query<{ name: string }>(`SELECT ${rowName}::text AS name FROM ${table} WHERE ${column} IS NOT NULL ORDER BY 1`);
-      for (const { name } of rows) {
-        // pgcrypto raises on a wrong key: each row under a savepoint, to name them all.
-        await client.query('SAVEPOINT try_decrypt');
-        try {
-          await client.query(`SELECT shared.pgp_sym_decrypt(${column}, $2) FROM ${table} WHERE ${rowName}::text = $1`, [name, oldKey]);
-          await client.query('RELEASE SAVEPOINT try_decrypt');
-        } catch {
-          await client.query('ROLLBACK TO SAVEPOINT try_decrypt');
-          undecryptable.push(`${table} ${JSON.stringify(name)}`);
-        }
-      }
-    }
+    const undecryptable = await undecryptableSecrets(client, oldKey);
     if (undecryptable.length > 0) throw new SecretRotationError(undecryptable);
     let rotated = 0;
     for (const { table, column } of ENCRYPTED_COLUMNS) {
@@ -54,4 +40,26 @@ export async function rotateEncryptionKey(owner: pg.Pool, oldKey: string, newKey
     }
     return rotated;
   });
+}
+
+/**
+ * The stored secrets `key` does not open, named "<table> <row>" (inside the caller's transaction:
+ * each try runs under a savepoint, since pgcrypto raises on a wrong key).
+ */
+export async function undecryptableSecrets(client: pg.PoolClient, key: string): Promise<string[]> {
+  const undecryptable: string[] = [];
+  for (const { table, column, rowName } of ENCRYPTED_COLUMNS) {
+    const { rows } = await client.query<{ name: string }>(`SELECT ${rowName}::text AS name FROM ${table} WHERE ${column} IS NOT NULL ORDER BY 1`);
+    for (const { name } of rows) {
+      await client.query('SAVEPOINT try_decrypt');
+      try {
+        await client.query(`SELECT shared.pgp_sym_decrypt(${column}, $2) FROM ${table} WHERE ${rowName}::text = $1`, [name, key]);
+        await client.query('RELEASE SAVEPOINT try_decrypt');
+      } catch {
+        await client.query('ROLLBACK TO SAVEPOINT try_decrypt');
+        undecryptable.push(`${table} ${JSON.stringify(name)}`);
+      }
+    }
+  }
+  return undecryptable;
 }

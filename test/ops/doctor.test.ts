@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type pg from 'pg';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { createOwnerPool } from '../../src/db/owner-pool.ts';
+import { connectionFindings, runDoctor } from '../../src/ops/doctor.ts';
+import { NotificationConfigService } from '../../src/services/notification/notification-config-service.ts';
+import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
+
+const KEY = 'doctor-key-0123456789';
+let trading: TradingDatabase;
+let owner: pg.Pool;
+
+beforeAll(async () => {
+  trading = await openTradingDatabase('doctor', { accounts: [], symbols: [] });
+  owner = createOwnerPool(trading.db.config);
+});
+afterAll(async () => {
+  await owner?.end();
+  await trading?.close();
+});
+
+const settings = (env: Record<string, string> = {}) => loadConfig({ env: { ...trading.db.env, ...env }, envFile: false });
+
+it('a freshly set-up database is healthy; row-level security switched off on an account table, and a secret the key cannot open, are named', async () => {
+  expect(await runDoctor(settings({ TRADEDB_ENCRYPTION_KEY: KEY }), trading.pools, owner)).toEqual([]);
+
+  await trading.admin.query('ALTER TABLE execution.trades DISABLE ROW LEVEL SECURITY');
+  await new NotificationConfigService(trading.pools.services.notification, 'some-other-key-0123').add({ name: 'old-hook', channel: 'webhook', target: { url: 'https://hooks.example.com/x' } });
+  try {
+    const findings = await runDoctor(settings({ TRADEDB_ENCRYPTION_KEY: KEY }), trading.pools, owner);
+    expect(findings).toEqual([
+      { severity: 'error', check: 'row-level security', detail: 'execution.trades holds account rows (account_id NOT NULL) but has no row-level security policy in force' },
+      { severity: 'error', check: 'secrets', detail: 'notification.notification_configs "old-hook" does not decrypt with TRADEDB_ENCRYPTION_KEY' },
+    ]);
+    expect(await runDoctor(settings(), trading.pools, owner)).toContainEqual({ severity: 'warning', check: 'secrets', detail: 'encrypted secrets are stored but TRADEDB_ENCRYPTION_KEY is not set: they cannot be used' });
+  } finally {
+    await trading.admin.query('ALTER TABLE execution.trades ENABLE ROW LEVEL SECURITY');
+  }
+});
+
+it('on a remote server: no TLS, and missing, short, default or name-like passwords are errors; a local server needs none of it', () => {
+  const remote = loadConfig({
+    env: { POSTGRES_HOST: 'db.example.com', POSTGRES_SSLMODE: 'prefer', SERVICE_DB_PASSWORD: 'a-long-enough-password', TRADING_DB_PASSWORD: 'postgres', EXECUTION_DB_PASSWORD: 'short', ANALYTICS_DB_PASSWORD: 'Analytics_User' },
+    envFile: false,
+  });
+  const details = connectionFindings(remote).map((finding) => `${finding.severity} ${finding.check}: ${finding.detail}`);
+  expect(details).toEqual([
+    'warning TLS: POSTGRES_SSLMODE=prefer to db.example.com: passwords and data may cross the network in the clear; use require or verify-full',
+    'error passwords: trading_user has a default or guessable password on the remote server db.example.com',
+    'error passwords: execution_user has a password shorter than 12 characters on the remote server db.example.com',
+    'error passwords: analytics_user has a default or guessable password on the remote server db.example.com',
+    'error passwords: orchestration_user has no password on the remote server db.example.com',
+  ]);
+  expect(connectionFindings(loadConfig({ env: { POSTGRES_HOST: '127.0.0.1' }, envFile: false }))).toEqual([]);
+});
