@@ -178,21 +178,28 @@ async function latency(owner: import('pg').Pool, database: DatabaseConfig, handl
       handledAt.set(event.eventId, performance.timeOrigin + performance.now());
     },
   });
+  // A failed producer must not leave the relay and consumer running (they would recreate the
+  // streams the benchmark deletes at the end).
   // The producer runs in a process of its own, as services do; the first second warms up
   // (connections opening, statements planned) and is not measured.
   const warmup = 1000;
   const total = seconds * 1000 + warmup;
-  const output = await runProcess(process.execPath, ['--import', import.meta.resolve('tsx'), PRODUCER, String(total), '1000'], { ...process.env, TRADEDB_BENCH_DATABASE: JSON.stringify(database) }, false);
-  const lines = output.trim().split('\n').map((line) => JSON.parse(line) as { eventId?: string; committedAt?: number; achievedRate?: number });
-  const achievedRate = lines.at(-1)!.achievedRate!;
-  const committed = lines.slice(warmup, -1) as Array<{ eventId: string; committedAt: number }>;
-  const deadline = Date.now() + 60_000;
-  while (committed.some((event) => !handledAt.has(event.eventId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  // Handled before the producer saw its commit (the commit's acknowledgement was still on its way) counts as 0.
-  const latencies = committed.filter((event) => handledAt.has(event.eventId)).map((event) => Math.max(0, handledAt.get(event.eventId)! - event.committedAt));
-  await consumer.stop();
-  await relay.stop();
-  await bus.close();
+  let latencies: number[];
+  let achievedRate: number;
+  try {
+    const output = await runProcess(process.execPath, ['--import', import.meta.resolve('tsx'), PRODUCER, String(total), '1000'], { ...process.env, TRADEDB_BENCH_DATABASE: JSON.stringify(database) }, false);
+    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as { eventId?: string; committedAt?: number; achievedRate?: number });
+    achievedRate = lines.at(-1)!.achievedRate!;
+    const committed = lines.slice(warmup, -1) as Array<{ eventId: string; committedAt: number }>;
+    const deadline = Date.now() + 60_000;
+    while (committed.some((event) => !handledAt.has(event.eventId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Handled before the producer saw its commit (the commit's acknowledgement was still on its way) counts as 0.
+    latencies = committed.filter((event) => handledAt.has(event.eventId)).map((event) => Math.max(0, handledAt.get(event.eventId)! - event.committedAt));
+  } finally {
+    await consumer.stop();
+    await relay.stop();
+    await bus.close();
+  }
   latencies.sort((a, b) => a - b);
   const pick = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
   // Where the time goes, from the rows' own clocks (transaction starts): commit to relayed, relayed to handled.
