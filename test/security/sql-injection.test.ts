@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
+import { connectAdmin } from '../../src/db/setup.ts';
+import { runCli } from '../support/run-cli.ts';
+import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
+
+/** One argument carrying the usual ways out of a string literal, identifier or dollar quote. */
+const PAYLOAD = `x'); DROP TABLE shared.accounts; --" OR 1=1 $$; DROP SCHEMA execution CASCADE; $$ \\' /*`;
+
+/** Every CLI argument that reaches SQL, given the payload. */
+const INVOCATIONS: string[][] = [
+  ['symbols', 'show', PAYLOAD],
+  ['symbols', 'add', PAYLOAD],
+  ['bars', PAYLOAD, '--interval', '1d'],
+  ['bars', '--latest', `INJ1,${PAYLOAD}`],
+  ['orders', 'list', '--account', PAYLOAD],
+  ['orders', 'place', '--account', 'inj-a', '--symbol', PAYLOAD, '--side', 'buy', '--quantity', '1'],
+  ['orders', 'place', '--account', PAYLOAD, '--symbol', 'INJ1', '--side', 'buy', '--quantity', '1', '--client-order-id', PAYLOAD],
+  ['orders', 'cancel', PAYLOAD, '--account', 'inj-a'],
+  ['positions', '--account', PAYLOAD],
+  ['risk', 'events', '--account', PAYLOAD],
+  ['analytics', 'summary', '--account', PAYLOAD],
+  ['signals', '--strategy', PAYLOAD],
+  ['strategies', 'add', PAYLOAD, '--kind', 'manual'],
+  ['quality', '--run', PAYLOAD],
+  ['flows', 'show', PAYLOAD],
+  ['flows', 'runs', '--name', PAYLOAD],
+  ['logs', '--correlation', PAYLOAD, '--service', PAYLOAD],
+  ['notifications', 'log', '--config', PAYLOAD],
+  ['notifications', 'enable', PAYLOAD],
+  ['backup', '--schemas', PAYLOAD],
+  ['ingest', 'synthetic', '--symbols', '1', '--bars', '1', '--source', PAYLOAD],
+];
+
+let db: TestDatabases;
+let admin: pg.Client;
+
+/** Every table of the trading database with its row count. */
+async function fingerprint(): Promise<Record<string, number>> {
+  const { rows } = await admin.query<{ name: string }>(
+    "SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables WHERE schemaname NOT IN ('public') ORDER BY 1",
+  );
+  const counts: Record<string, number> = {};
+  for (const { name } of rows) counts[name] = Number((await admin.query(`SELECT count(*) AS n FROM ${name}`)).rows[0].n);
+  return counts;
+}
+
+beforeAll(async () => {
+  db = await cloneTemplateDatabases('injection');
+  admin = await connectAdmin(db.config, db.config.trading.database);
+  await admin.query("INSERT INTO shared.accounts (account_id, name, starting_cash) VALUES ('inj-a', 'Injection target', 1000)");
+  await admin.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('INJ1')");
+});
+afterAll(async () => {
+  await admin?.end();
+  await db?.drop();
+});
+
+it('no CLI argument that reaches SQL can change the database: each is refused or treated as data, never as SQL', async () => {
+  const before = await fingerprint();
+  const results: Array<{ args: string[]; code: number | null; stderr: string }> = [];
+  // Four at a time: each is a process of its own.
+  for (let index = 0; index < INVOCATIONS.length; index += 4) {
+    const batch = INVOCATIONS.slice(index, index + 4);
+    results.push(...(await Promise.all(batch.map(async (args) => ({ args, ...(await runCli(args, db.env)) })))));
+  }
+  for (const { args, code, stderr } of results) {
+    const label = args.slice(0, 2).join(' ');
+    // A syntax error would mean the argument was spliced into SQL text.
+    expect(stderr, label).not.toMatch(/syntax error|42601|unterminated|cannot execute DROP/i);
+    expect(stderr, label).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+    expect([0, 1, 2], `${label}: ${stderr}`).toContain(code);
+  }
+  // Several ran their queries with the payload as a value (and found nothing): the check reached SQL.
+  expect(results.filter((result) => result.code === 0).length).toBeGreaterThanOrEqual(6);
+  // Everything still there; the only rows added are ones whose content is the payload as data
+  // (an ingestion run that failed for its bad source name is recorded as such, nothing else).
+  const after = await fingerprint();
+  expect(Object.keys(after)).toEqual(Object.keys(before));
+  const changed = Object.fromEntries(Object.entries(after).filter(([name, count]) => count !== before[name]));
+  for (const name of Object.keys(changed)) expect(['strategy_engine.strategies'], `${name} changed`).toContain(name);
+  const stored = await admin.query('SELECT name FROM strategy_engine.strategies');
+  expect(stored.rows.map((row) => row.name)).toEqual(changed['strategy_engine.strategies'] ? [PAYLOAD] : []);
+  expect((await admin.query("SELECT account_id FROM shared.accounts")).rows).toEqual([{ account_id: 'inj-a' }]);
+}, 180_000);
