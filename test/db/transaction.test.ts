@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminOptions } from '../../src/db/connection-options.ts';
 import { CheckViolationError, UniqueViolationError } from '../../src/db/errors.ts';
-import { backoffDelay, withTransaction } from '../../src/db/transaction.ts';
+import { backoffDelay, statementTransactions, withTransaction } from '../../src/db/transaction.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
 
 let db: TestDatabases;
@@ -112,6 +112,23 @@ describe('withTransaction', () => {
       const delay = backoffDelay(attempt, 10, 1000);
       expect(delay).toBeGreaterThanOrEqual(0);
       expect(delay).toBeLessThanOrEqual(Math.min(1000, 10 * 2 ** (attempt - 1)));
+    }
+  });
+});
+
+describe('statementTransactions', () => {
+  it('a statement the server refuses is a typed error and keeps its pooled connection (pg-pool would destroy it)', async () => {
+    const single = new pg.Pool({ ...adminOptions(db.config, db.config.trading.database), max: 1 });
+    try {
+      const db1 = statementTransactions(single);
+      const pid = async () => (await db1.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const before = await pid();
+      await expect(db1.query('INSERT INTO shared.tx_test (id, amount) VALUES (900, -1)')).rejects.toBeInstanceOf(CheckViolationError);
+      await expect(db1.query('SELECT 1/0')).rejects.toMatchObject({ sqlstate: '22012' });
+      expect(await pid()).toBe(before);
+      expect(single.totalCount).toBe(1);
+    } finally {
+      await single.end();
     }
   });
 });
