@@ -21,6 +21,7 @@ import { registerNotificationCommands } from './commands/notification-commands.t
 import { registerSecretsCommand } from './commands/secrets-command.ts';
 import { registerRolesCommand } from './commands/roles-command.ts';
 import { registerDoctorCommand } from './commands/doctor-command.ts';
+import { registerLineageCommand } from './commands/lineage-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -42,6 +43,7 @@ registerNotificationCommands(program);
 registerSecretsCommand(program);
 registerRolesCommand(program);
 registerDoctorCommand(program);
+registerLineageCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);
