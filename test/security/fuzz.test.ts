@@ -8,18 +8,8 @@ import { CsvProvider } from '../../src/services/data-ingestion/providers/csv-pro
 import { OrderService } from '../../src/services/execution/order-service.ts';
 import type { NewOrderInput } from '../../src/services/execution/order-input.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
-/** mulberry32: the same seed gives the same 10,000 inputs on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 const pick = <T>(next: () => number, items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
 
 const NASTY = ["'; DROP TABLE shared.accounts; --", '1e9999', 'NaN', '-0', '0x10', '١٢٣', '\u202e12', ' ', '9'.repeat(40), '1.123456789', '$1', 'null'];
@@ -38,7 +28,7 @@ afterAll(async () => {
 const countOf = async (table: string) => Number((await trading.admin.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
 it('10,000 generated bad CSV rows: every one rejected with its reason logged, no bar written', async () => {
-  const next = random(6);
+  const next = seededRandom(6);
   const good = ['FUZZ', '2025-01-02', '10', '11', '9', '10.5', '1000'];
   const breakages: Array<(row: string[]) => void> = [
     (row) => (row[0] = pick(next, ['NOPE', '', 'fuzz fuzz', NASTY[0]!])),
@@ -68,7 +58,7 @@ it('10,000 generated bad CSV rows: every one rejected with its reason logged, no
 }, 120_000);
 
 it('10,000 generated bad orders: each a typed error naming what is wrong, and no order, trade or event written', async () => {
-  const next = random(9);
+  const next = seededRandom(9);
   const orders = new OrderService(trading.pool);
   const breakages: Array<(order: Record<string, unknown>) => void> = [
     (order) => (order.quantity = pick(next, ['0', '-1', 'abc', '', '0.000000001', '1e5', ...NASTY])),

@@ -6,17 +6,7 @@
  * empty (unquoted or "") on others. Every row is valid: nothing is meant to be rejected.
  */
 
-/** Deterministic numbers (mulberry32), so a failure can be reproduced from the seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './seeded-random.ts';
 
 const pad = (value: number, width = 2) => String(value).padStart(width, '0');
 
