@@ -50,10 +50,10 @@ export class PostgresStreamConsumer {
   /** Handles the next batch; 'busy' when another consumer of the group holds the cursor. */
   async consumeOnce(): Promise<{ handled: number; failed: boolean; busy: boolean }> {
     const { handling, pool } = this.options;
-    return withTransaction(pool, async (tx) => {
+    const batch = await withTransaction(pool, async (tx) => {
       const locked = await tx.query<{ position: string | null }>('SELECT shared.lock_event_offset($1, $2) AS position', [handling.group, this.options.topics]);
       const position = locked.rows[0]!.position;
-      if (position === null) return { handled: 0, failed: false, busy: true };
+      if (position === null) return { handled: 0, failed: false, busy: true, outcomes: [] };
       const rows = await tx.query<{ stream_seq: string; envelope: string }>(
         `SELECT stream_seq, ${ENVELOPE_SQL} AS envelope FROM shared.event_outbox o
           WHERE stream_seq > $1 AND topic = ANY($2::text[])
@@ -63,13 +63,15 @@ export class PostgresStreamConsumer {
       );
       // In stream order; a failed event stops the batch, to be tried again first.
       const outcomes = await handling.handleBatch(tx, rows.rows.map((row) => row.envelope), { stopAtFailure: true, onError: this.options.onError });
-      outcomes.forEach((outcome) => this.counts.add(outcome));
       const failed = outcomes.at(-1) === 'failed';
       const handled = failed ? outcomes.length - 1 : outcomes.length;
       const last = handled > 0 ? rows.rows[handled - 1]!.stream_seq : position;
       if (last !== position) await tx.query('SELECT shared.advance_event_offset($1, $2)', [handling.group, last]);
-      return { handled, failed, busy: false };
+      return { handled, failed, busy: false, outcomes };
     });
+    // Counted once committed: whoever reads the counts then sees the handlers' effects.
+    batch.outcomes.forEach((outcome) => this.counts.add(outcome));
+    return { handled: batch.handled, failed: batch.failed, busy: batch.busy };
   }
 
   private async loop(): Promise<void> {

@@ -127,11 +127,12 @@ export class RedisStreamConsumer {
   private async processEntries(stream: string, entries: StreamEntry[]): Promise<void> {
     if (entries.length === 0 || this.stopped) return;
     const { handling, pool } = this.options;
-    const done = await withTransaction(pool, async (tx) => {
-      const outcomes = await handling.handleBatch(tx, entries.map(([, fields]) => fields[fields.indexOf('event') + 1] ?? ''), { onError: this.options.onError });
-      outcomes.forEach((outcome) => this.counts.add(outcome));
-      return entries.filter((_, index) => outcomes[index] !== 'failed').map(([id]) => id);
-    });
+    const outcomes = await withTransaction(pool, (tx) =>
+      handling.handleBatch(tx, entries.map(([, fields]) => fields[fields.indexOf('event') + 1] ?? ''), { onError: this.options.onError }),
+    );
+    // Counted once committed: whoever reads the counts then sees the handlers' effects.
+    outcomes.forEach((outcome) => this.counts.add(outcome));
+    const done = entries.filter((_, index) => outcomes[index] !== 'failed').map(([id]) => id);
     if (done.length > 0) await this.options.redis.xack(stream, handling.group, ...done);
   }
 }
