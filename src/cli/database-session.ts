@@ -1,7 +1,9 @@
+import type pg from 'pg';
 import { loadConfig, type Config } from '../config/load-config.ts';
 import { openDatabaseServer, type DatabaseServer } from '../db/database-server.ts';
 import type { DatabaseConfig } from '../config/database-config.ts';
 import { UserFacingError } from '../db/errors.ts';
+import { createOwnerPool } from '../db/owner-pool.ts';
 import { createPools, type Pools } from '../db/pools.ts';
 import { connectAdmin } from '../db/setup.ts';
 import { startProcessLogging, type ConsoleMode } from '../services/logging/process-logging.ts';
@@ -41,6 +43,21 @@ export async function withServicePools<T>(work: (pools: Pools, session: Database
     } finally {
       await logging.stop();
       await pools.close();
+    }
+  });
+}
+
+/**
+ * Like withServicePools, with a small pool of the owner role as well, for the commands that
+ * act as the owner (accounts, the kill switch, maintenance, the audit trail, secrets, doctor).
+ */
+export async function withOwnerPool<T>(work: (owner: pg.Pool, pools: Pools, session: DatabaseSession) => Promise<T>): Promise<T> {
+  return withServicePools(async (pools, session) => {
+    const owner = createOwnerPool(session.server.config);
+    try {
+      return await work(owner, pools, session);
+    } finally {
+      await owner.end();
     }
   });
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/load-config.ts';
 import type { DatabaseConfig } from '../config/database-config.ts';
 import { createOwnerPool } from '../db/owner-pool.ts';
 import { serviceLogger } from '../services/logging/logger.ts';
+import { throttledReporter } from '../services/logging/throttled-report.ts';
 import { createEventBus } from './event-bus.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
 
@@ -18,13 +19,7 @@ export interface RunningRelay {
  */
 export async function startRelay(config: Pick<Config, 'redis' | 'events'>, database: DatabaseConfig): Promise<RunningRelay> {
   const logger = serviceLogger('events');
-  const reported = new Map<string, number>();
-  const report = (error: unknown): void => {
-    const message = (error as Error).message ?? String(error);
-    if (Date.now() - (reported.get(message) ?? 0) < 30_000) return;
-    reported.set(message, Date.now());
-    logger.warn({ err: error }, `relay: ${message} (retrying)`);
-  };
+  const report = throttledReporter(logger, 'relay');
   const pool = createOwnerPool(database, report);
   const bus = createEventBus(config);
   const relay = bus.createRelay({ pool, onError: report });

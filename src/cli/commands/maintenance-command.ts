@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { createOwnerPool } from '../../db/owner-pool.ts';
 import { type MaintenanceReport, runMaintenance } from '../../ops/maintenance.ts';
-import { withServicePools } from '../database-session.ts';
+import { withOwnerPool } from '../database-session.ts';
 import { formatTable, megabytes } from '../output-table.ts';
 import { parseWholeNumber } from '../option-parsers.ts';
 
@@ -31,14 +30,9 @@ export function registerMaintenanceCommand(program: Command): void {
     .option('--months-ahead <n>', 'monthly partitions to keep ready', parseWholeNumber, 3)
     .option('--json', 'print the report as JSON')
     .action(async (options: { dryRun?: boolean; monthsAhead: number; json?: boolean }) => {
-      const report = await withServicePools(async (_pools, session) => {
-        const owner = createOwnerPool(session.server.config);
-        try {
-          return await runMaintenance(owner, { ...session.config.maintenance, dryRun: options.dryRun, monthsAhead: options.monthsAhead });
-        } finally {
-          await owner.end();
-        }
-      });
+      const report = await withOwnerPool((owner, _pools, session) =>
+        runMaintenance(owner, { ...session.config.maintenance, dryRun: options.dryRun, monthsAhead: options.monthsAhead }),
+      );
       console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     });
 }

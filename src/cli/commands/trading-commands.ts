@@ -1,6 +1,5 @@
 import { Argument, type Command, Option } from 'commander';
 import { withAccountTransaction } from '../../db/account-transaction.ts';
-import { createOwnerPool } from '../../db/owner-pool.ts';
 import { OrderService } from '../../services/execution/order-service.ts';
 import { ORDER_TYPES, type OrderRow, TIMES_IN_FORCE } from '../../services/execution/order-table.ts';
 import { positionRepository } from '../../services/execution/position-repository.ts';
@@ -11,7 +10,7 @@ import { AccountService } from '../../services/shared/account-service.ts';
 import { STRATEGY_KINDS } from '../../services/strategy-engine/strategy-kinds.ts';
 import { StrategyPerformance } from '../../services/strategy-engine/strategy-performance.ts';
 import { StrategyService, type StrategyStatus } from '../../services/strategy-engine/strategy-service.ts';
-import { withServicePools } from '../database-session.ts';
+import { withOwnerPool, withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
 import { parseCalendarDate, parseInstant, parseJson, parseSymbolList, parseWholeNumber } from '../option-parsers.ts';
 import { replayStrategy } from '../../services/strategy-engine/paper-replay.ts';
@@ -50,28 +49,16 @@ export function registerTradingCommands(program: Command): void {
     .option('--currency <code>', 'base currency', 'USD')
     .option('--cash <amount>', 'starting cash', '0')
     .action(async (accountId: string, options: { name: string; currency: string; cash: string }) => {
-      await withServicePools(async (_pools, session) => {
-        const owner = createOwnerPool(session.server.config);
-        try {
-          const row = await new AccountService(owner).add({ accountId, name: options.name, baseCurrency: options.currency, startingCash: options.cash });
-          console.log(`added account ${row.accountId} (${row.baseCurrency}, starting cash ${row.startingCash})`);
-        } finally {
-          await owner.end();
-        }
+      await withOwnerPool(async (owner) => {
+        const row = await new AccountService(owner).add({ accountId, name: options.name, baseCurrency: options.currency, startingCash: options.cash });
+        console.log(`added account ${row.accountId} (${row.baseCurrency}, starting cash ${row.startingCash})`);
       });
     });
   accounts
     .command('list')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const rows = await withServicePools(async (_pools, session) => {
-        const owner = createOwnerPool(session.server.config);
-        try {
-          return await new AccountService(owner).list();
-        } finally {
-          await owner.end();
-        }
-      });
+      const rows = await withOwnerPool((owner) => new AccountService(owner).list());
       print(rows, options.json, [['ACCOUNT', (row) => row.accountId], ['NAME', (row) => row.name], ['CCY', (row) => row.baseCurrency], ['STARTING CASH', (row) => row.startingCash], ['STATUS', (row) => row.status]]);
     });
 
@@ -288,13 +275,8 @@ export function registerTradingCommands(program: Command): void {
     .description('on: reject every new order at once; off: trade again')
     .option('--reason <text>', 'why (shown in every rejection)')
     .action(async (state: string, options: { reason?: string }) => {
-      await withServicePools(async (_pools, session) => {
-        const owner = createOwnerPool(session.server.config);
-        try {
-          await setKillSwitch(owner, state === 'on', options.reason);
-        } finally {
-          await owner.end();
-        }
+      await withOwnerPool(async (owner) => {
+        await setKillSwitch(owner, state === 'on', options.reason);
       });
       console.log(`kill switch ${state}`);
     });
