@@ -34,7 +34,7 @@ INSERT INTO setup_expected_schema (schema_name) VALUES
     ('data_ingestion'), ('strategy_engine'), ('execution'), ('risk_management'),
     ('analytics'), ('notification'), ('logging'), ('shared');
 
--- Every table of 02 with its primary key (the distribution column first where it has one),
+-- Every table of 02 (and the audit trail's of 0010) with its primary key (the distribution column first where it has one),
 -- its identity column and whether it is partitioned.
 CREATE TEMP TABLE IF NOT EXISTS setup_expected_table (
     schema_name text, table_name text, primary_key text, identity_column text, partitioned boolean);
@@ -44,6 +44,7 @@ INSERT INTO setup_expected_table (schema_name, table_name, primary_key, identity
     ('shared',          'system_config',         'key',                               NULL, false),
     ('shared',          'accounts',              'account_id',                        NULL, false),
     ('shared',          'audit_log',             'id, occurred_at',                   'id', true),
+    ('shared',          'audit_chain_heads',     'table_schema, table_name',          NULL, false),
     ('data_ingestion',  'symbols',               'symbol',                            NULL, false),
     ('data_ingestion',  'delisted_symbols',      'symbol, delisted_on',               NULL, false),
     ('data_ingestion',  'ingestion_runs',        'id',                                'id', false),
@@ -297,7 +298,18 @@ SELECT 'trigger', format('%s on %s', e.trigger_name, e.table_name),
                ('notification.notification_configs',    'touch_updated_at'),
                ('notification.notification_logs',       'touch_updated_at'),
                ('execution.order_events',               'append_only'),
-               ('shared.audit_log',                     'append_only')
+               ('shared.audit_log',                     'append_only'),
+               -- The audit trail (migration 0010): every table users or services change.
+               ('shared.audit_log',                     'append_only_truncate'),
+               ('shared.accounts',                      'audit_changes'),
+               ('shared.system_config',                 'audit_changes'),
+               ('data_ingestion.symbols',               'audit_changes'),
+               ('strategy_engine.strategies',           'audit_changes'),
+               ('execution.orders',                     'audit_changes'),
+               ('execution.positions',                  'audit_changes'),
+               ('risk_management.risk_limits',          'audit_changes'),
+               ('risk_management.position_limits',      'audit_changes'),
+               ('notification.notification_configs',    'audit_changes')
        ) AS e (table_name, trigger_name);
 
 INSERT INTO setup_check (kind, object_name, present)
@@ -339,7 +351,8 @@ SELECT 'index', e.index_name,
                ('logging.idx_performance_logs_service_logged_at'),
                ('logging.idx_performance_logs_correlation_id'),
                ('shared.idx_audit_log_table_schema_table_name_row_key'),
-               ('shared.idx_audit_log_occurred_at')
+               ('shared.idx_audit_log_occurred_at'),
+               ('shared.idx_audit_log_unsealed')
        ) AS e (index_name);
 
 -- Backups dump single schemas: anything of ours in public would be in no backup.
@@ -393,14 +406,16 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
          CROSS JOIN (VALUES ('USAGE'), ('CREATE')) AS p (privilege)) AS checks;
 
 -- Tables: own schema read-write, readable schemas SELECT only, every other table nothing.
--- TRUNCATE, REFERENCES and TRIGGER are granted to nobody.
+-- TRUNCATE, REFERENCES and TRIGGER are granted to nobody. The audit trail is the owner's alone
+-- (migration 0010): its old and new values are account data that row-level security guards.
 INSERT INTO setup_check (kind, object_name, present)
 SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
        format('%s%s %s on %s', CASE WHEN expected THEN '' ELSE 'no ' END, grantee, privilege, table_name),
        CASE WHEN expected THEN coalesce(held, false) ELSE coalesce(NOT held, true) END
   FROM (SELECT g.grantee, t.schema_name || '.' || t.table_name AS table_name, p.privilege,
-               (a.access = 'write' AND p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
-                   OR (a.access = 'read' AND p.privilege = 'SELECT') AS expected,
+               ((a.access = 'write' AND p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
+                   OR (a.access = 'read' AND p.privilege = 'SELECT'))
+                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_chain_heads')) AS expected,
                has_table_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                    to_regclass(format('%I.%I', t.schema_name, t.table_name)),
                                    p.privilege) AS held
@@ -497,6 +512,16 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                 ('strategy_engine.record_daily_performance(date)', ARRAY['strategy_engine_user'])
                ) AS f (signature, callers)) AS checks;
 
+-- The audit trail's functions are the owner's: no service seals, verifies or writes it.
+INSERT INTO setup_check (kind, object_name, present)
+SELECT 'privilege-absent', format('no %s EXECUTE on %s', g.grantee, f.signature),
+       to_regprocedure(f.signature) IS NOT NULL
+       AND NOT has_function_privilege(coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee), 0),
+                                      to_regprocedure(f.signature), 'EXECUTE')
+  FROM (SELECT grantee FROM setup_expected_grantee UNION ALL SELECT 'public') AS g
+ CROSS JOIN (VALUES ('shared.audit_row_change()'), ('shared.audit_table(regclass,text[])'),
+                    ('shared.seal_audit_log(integer)'), ('shared.verify_audit_chain()')) AS f (signature);
+
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.
 INSERT INTO setup_check (kind, object_name, present)
@@ -518,7 +543,29 @@ SELECT 'default-privilege',
                ('f', 'functions', 'read',  'EXECUTE')
        ) AS o (objtype, object_type, access, privileges)
     ON o.access = a.access
-   AND (o.objtype <> 'f' OR a.access = 'write' OR (a.schema_name = 'shared' AND a.grantee <> 'trading_readonly'));
+   AND (o.objtype <> 'f' OR a.access = 'write' OR (a.schema_name = 'shared' AND a.grantee <> 'trading_readonly'))
+   -- New tables in shared are not readable by default since migration 0010 (a new month of the
+   -- audit trail must not be): each is granted by the migration that makes it.
+   AND NOT (o.objtype = 'r' AND a.schema_name = 'shared');
+
+INSERT INTO setup_check (kind, object_name, present)
+SELECT 'privilege-absent', format('no %s SELECT on new tables in shared', g.grantee),
+       NOT EXISTS (SELECT FROM pg_catalog.pg_default_acl d
+                    CROSS JOIN LATERAL aclexplode(d.defaclacl) AS x
+                    WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = :'trading_db_user')
+                      AND d.defaclnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'shared')
+                      AND d.defaclobjtype = 'r'
+                      AND x.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee))
+  FROM setup_expected_grantee g;
+
+-- Every month of the audit trail is the owner's alone, like the trail itself.
+INSERT INTO setup_check (kind, object_name, present)
+SELECT 'privilege-absent', format('no %s access to %s', g.grantee, i.inhrelid::regclass),
+       NOT coalesce(has_table_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee), i.inhrelid,
+                                        'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'), false)
+  FROM setup_expected_grantee g
+ CROSS JOIN pg_catalog.pg_inherits i
+ WHERE i.inhparent = to_regclass('shared.audit_log');
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'privilege-absent', format('no PUBLIC EXECUTE on new functions of %s', :'trading_db_user'),

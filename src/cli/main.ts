@@ -22,6 +22,7 @@ import { registerSecretsCommand } from './commands/secrets-command.ts';
 import { registerRolesCommand } from './commands/roles-command.ts';
 import { registerDoctorCommand } from './commands/doctor-command.ts';
 import { registerLineageCommand } from './commands/lineage-command.ts';
+import { registerAuditCommand } from './commands/audit-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -44,6 +45,7 @@ registerSecretsCommand(program);
 registerRolesCommand(program);
 registerDoctorCommand(program);
 registerLineageCommand(program);
+registerAuditCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

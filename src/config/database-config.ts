@@ -87,6 +87,8 @@ export interface DatabaseConfig {
   };
   services: Record<ServiceName, ServiceDatabaseConfig>;
   readonly: RoleCredentials;
+  /** Who the audit trail records as acting for this process (every connection's tradedb.actor). */
+  actor: string;
   orchestration: RoleCredentials & {
     database: string;
     /** When set, the orchestration pool connects to this URL as given. */

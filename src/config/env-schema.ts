@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { SERVICE_NAMES } from './database-config.ts';
 
 /** Empty strings in .env files mean "not set", as they do for most tools. */
+/** An audit actor: safe to pass in a connection's startup options unquoted. */
+export const ACTOR_PATTERN = /^[A-Za-z0-9_.:@\/-]{1,64}$/;
+
 const optionalText = z
   .string()
   .optional()
@@ -127,6 +130,9 @@ export const envSchema = z.object({
   TRADEDB_NEW_ENCRYPTION_KEY: optionalText.pipe(z.string().min(16, 'expected at least 16 characters (a long random string)').optional()),
   TRADEDB_NOTIFY_MAX_ATTEMPTS: positiveInteger(5, 'attempts'),
   TRADEDB_NOTIFY_RETRY_SECONDS: positiveInteger(2, 'seconds'),
+  TRADEDB_ACTOR: optionalText.pipe(
+    z.string().regex(ACTOR_PATTERN, 'expected 1 to 64 letters, digits or _ . : @ / - (no spaces)').optional(),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -177,6 +183,7 @@ export const ENV_DOCUMENTATION: ReadonlyArray<[name: string, fallback: string, m
   ['TRADEDB_NEW_ENCRYPTION_KEY', '(unset)', 'only for `tradedb secrets rotate-key`: the key every secret is re-encrypted under (then make it TRADEDB_ENCRYPTION_KEY)'],
   ['TRADEDB_NOTIFY_MAX_ATTEMPTS', '5', 'delivery attempts of one notification before it is given up'],
   ['TRADEDB_NOTIFY_RETRY_SECONDS', '2', 'wait before the second attempt, doubling for each next one (at most 5 minutes)'],
+  ['TRADEDB_ACTOR', '(OS user name)', 'who the audit trail records as acting (shared.audit_log.actor) for this process\'s changes'],
   ['ALPACA_API_KEY_ID', '(unset)', 'key id for `tradedb ingest alpaca`'],
   ['ALPACA_API_SECRET_KEY', '(unset)', 'its secret (never logged)'],
 ];

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import {
@@ -11,7 +12,19 @@ import {
   type ServiceDatabaseConfig,
   type ServiceName,
 } from './database-config.ts';
-import { envSchema, type Env, type PoolName } from './env-schema.ts';
+import { ACTOR_PATTERN, envSchema, type Env, type PoolName } from './env-schema.ts';
+
+/** The OS user running the process, made safe for a connection's startup options. */
+function defaultActor(): string {
+  let user: string;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'unknown';
+  }
+  const actor = user.replace(/[^A-Za-z0-9_.:@\/-]/g, '_').slice(0, 64);
+  return ACTOR_PATTERN.test(actor) ? actor : 'unknown';
+}
 
 /** The one typed, validated configuration of a tradedb process. */
 export interface Config {
@@ -173,6 +186,7 @@ function toDatabaseConfig(env: Env, cwd: string): DatabaseConfig {
       maintenanceDatabase: adminUrl && adminUrl.pathname.length > 1 ? decodeURIComponent(adminUrl.pathname.slice(1)) : 'postgres',
       sslmode: env.POSTGRES_SSLMODE,
     },
+    actor: env.TRADEDB_ACTOR ?? defaultActor(),
     embedded: { dataDir: path.resolve(cwd, env.TRADEDB_DATA_DIR), port: env.TRADEDB_EMBEDDED_PORT },
     trading: {
       database: env.TRADING_DB_NAME,

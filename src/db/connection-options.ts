@@ -29,7 +29,9 @@ export function connectionOptions(
     database,
     ssl: ssl(config),
     application_name: extra.applicationName,
-    options: extra.searchPath ? `-c search_path=${extra.searchPath.join(',')}` : undefined,
+    // tradedb.actor: who the audit trail records (migration 0010); a transaction may override it
+    // with set_config('tradedb.actor', ..., true). Both values are validated free of spaces.
+    options: [`-c tradedb.actor=${config.actor}`, ...(extra.searchPath ? [`-c search_path=${extra.searchPath.join(',')}`] : [])].join(' '),
     statement_timeout: extra.pool?.statementTimeoutMs,
     max: extra.pool?.max,
     idleTimeoutMillis: extra.pool?.idleTimeoutMs,

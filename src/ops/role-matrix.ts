@@ -10,9 +10,17 @@ export type Coverage = 'all' | 'some' | 'none';
 export interface RoleMatrix {
   roles: string[];
   schemas: string[];
-  /** cells[role][schema][privilege] */
+  /** cells[role][schema][privilege], over the schema's tables but the owner's own. */
   cells: Record<string, Record<string, Record<TablePrivilege, Coverage>>>;
+  /** Per owner-only table, the roles holding any privilege on it (should be none). */
+  ownerOnly: Record<string, string[]>;
 }
+
+/**
+ * Tables no service or reader may touch: the audit trail (migration 0010), whose old and new
+ * values are account data that row-level security guards elsewhere.
+ */
+export const OWNER_ONLY_TABLES = ['shared.audit_log', 'shared.audit_chain_heads'];
 
 /** The login roles of the services and the read-only role, as setup names them. */
 export const MATRIX_ROLES = [...SERVICE_NAMES.map(serviceRole), READONLY_ROLE];
@@ -31,8 +39,19 @@ export async function collectRoleMatrix(db: Queryable, roles: string[] = MATRIX_
       CROSS JOIN unnest($3::text[]) AS p (privilege)
        JOIN pg_namespace n ON n.nspname = ANY($2::text[])
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      WHERE format('%s.%s', n.nspname, c.relname) <> ALL ($4::text[])
       GROUP BY 1, 2, 3`,
-    [roles, schemas, TABLE_PRIVILEGES],
+    [roles, schemas, TABLE_PRIVILEGES, OWNER_ONLY_TABLES],
+  );
+  // The owner-only tables and every partition of them.
+  const ownerOnly = await db.query<{ table: string; roles: string[] }>(
+    `SELECT t.name AS table, coalesce(array_agg(DISTINCT r.role) FILTER (WHERE r.role IS NOT NULL), '{}') AS roles
+       FROM unnest($2::text[]) AS t (name)
+       LEFT JOIN LATERAL (SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass(t.name)
+                          UNION ALL SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = to_regclass(t.name)) AS part ON true
+       LEFT JOIN unnest($1::text[]) AS r (role) ON has_table_privilege(r.role, part.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+      GROUP BY 1 ORDER BY 1`,
+    [roles, OWNER_ONLY_TABLES],
   );
   const cells: RoleMatrix['cells'] = {};
   for (const role of roles) {
@@ -40,7 +59,7 @@ export async function collectRoleMatrix(db: Queryable, roles: string[] = MATRIX_
     for (const schema of schemas) cells[role]![schema] = { SELECT: 'none', INSERT: 'none', UPDATE: 'none', DELETE: 'none' };
   }
   for (const row of rows) cells[row.role]![row.schema]![row.privilege] = row.granted === 0 ? 'none' : row.granted === row.tables ? 'all' : 'some';
-  return { roles, schemas, cells };
+  return { roles, schemas, cells, ownerOnly: Object.fromEntries(ownerOnly.rows.map((row) => [row.table, row.roles])) };
 }
 
 /**
@@ -60,7 +79,8 @@ export function formatRoleMatrix(matrix: RoleMatrix): string {
 /**
  * Where the matrix breaks the policy: each service role holds every privilege on every table of
  * its own schema, writes no other schema, and reads `shared`; trading_readonly reads every schema
- * and writes none. (Which other schemas a service may read is setup's grant matrix; not checked here.)
+ * and writes none; nobody touches the owner-only tables. (Which other schemas a service may read
+ * is setup's grant matrix; not checked here.)
  */
 export function roleMatrixViolations(matrix: RoleMatrix): string[] {
   const violations: string[] = [];
@@ -79,6 +99,9 @@ export function roleMatrixViolations(matrix: RoleMatrix): string[] {
   for (const schema of matrix.schemas) {
     expect(READONLY_ROLE, schema, 'SELECT', 'all');
     for (const privilege of ['INSERT', 'UPDATE', 'DELETE'] as const) expect(READONLY_ROLE, schema, privilege, 'none');
+  }
+  for (const [table, holders] of Object.entries(matrix.ownerOnly)) {
+    for (const role of holders) violations.push(`${role} has access to ${table} (or a partition of it); only the owner may`);
   }
   return violations;
 }

@@ -30,6 +30,9 @@ const INVOCATIONS: string[][] = [
   ['notifications', 'enable', PAYLOAD],
   ['backup', '--schemas', PAYLOAD],
   ['ingest', 'synthetic', '--symbols', '1', '--bars', '1', '--source', PAYLOAD],
+  ['audit', 'show', '--table', PAYLOAD, '--key', '1'],
+  ['audit', 'show', '--table', 'symbols', '--key', PAYLOAD],
+  ['audit', 'show', '--table', 'orders', '--key', `account_id=${PAYLOAD},id=1`],
 ];
 
 let db: TestDatabases;
@@ -74,11 +77,13 @@ it('no CLI argument that reaches SQL can change the database: each is refused or
   // Several ran their queries with the payload as a value (and found nothing): the check reached SQL.
   expect(results.filter((result) => result.code === 0).length).toBeGreaterThanOrEqual(6);
   // Everything still there; the only rows added are ones whose content is the payload as data
-  // (an ingestion run that failed for its bad source name is recorded as such, nothing else).
+  // (a strategy named by it, and the audit trail's record of that).
   const after = await fingerprint();
   expect(Object.keys(after)).toEqual(Object.keys(before));
   const changed = Object.fromEntries(Object.entries(after).filter(([name, count]) => count !== before[name]));
-  for (const name of Object.keys(changed)) expect(['strategy_engine.strategies'], `${name} changed`).toContain(name);
+  for (const name of Object.keys(changed)) expect(name === 'strategy_engine.strategies' || name.startsWith('shared.audit_log'), `${name} changed`).toBe(true);
+  const audited = await admin.query("SELECT table_name, operation, new_values->>'name' AS name FROM shared.audit_log WHERE table_name <> 'symbols' AND table_name <> 'accounts'");
+  expect(audited.rows).toEqual(changed['strategy_engine.strategies'] ? [{ table_name: 'strategies', operation: 'INSERT', name: PAYLOAD }] : []);
   const stored = await admin.query('SELECT name FROM strategy_engine.strategies');
   expect(stored.rows.map((row) => row.name)).toEqual(changed['strategy_engine.strategies'] ? [PAYLOAD] : []);
   expect((await admin.query("SELECT account_id FROM shared.accounts")).rows).toEqual([{ account_id: 'inj-a' }]);

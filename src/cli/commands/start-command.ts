@@ -12,6 +12,7 @@ import { startRelay } from '../../events/relay-runner.ts';
 import { startProcessLogging } from '../../services/logging/process-logging.ts';
 import { startNotifier } from '../../services/notification/notifier.ts';
 import { startLiveAnalytics } from '../../services/analytics/live-analytics.ts';
+import { startAuditSealer } from '../../ops/audit-sealer.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -23,7 +24,8 @@ export function registerStartCommand(program: Command): void {
     .option('--no-relay', 'do not run the outbox relay in this process (run `tradedb relay` elsewhere)')
     .option('--no-notifier', 'do not run the notification service in this process (run `tradedb notifier` elsewhere)')
     .option('--no-analytics', 'do not keep portfolio analytics current from events in this process (the end-of-day flow still computes them)')
-    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean; analytics: boolean }) => {
+    .option('--no-audit-sealer', 'do not seal the audit trail every second in this process (`tradedb audit seal` or `verify` seal it too)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean; analytics: boolean; auditSealer: boolean }) => {
       await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -59,6 +61,10 @@ export function registerStartCommand(program: Command): void {
             if (options.analytics) {
               const analytics = await startLiveAnalytics(config, pools);
               running.push({ label: 'live analytics (tradedb analytics summary)', stop: () => analytics.stop() });
+            }
+            if (options.auditSealer) {
+              const sealer = startAuditSealer(server.config);
+              running.push({ label: 'the audit sealer (tradedb audit verify)', stop: () => sealer.stop() });
             }
             if (options.notifier) {
               const notifier = await startNotifier(config, pools);

@@ -1,0 +1,151 @@
+import type pg from 'pg';
+import { UserFacingError } from '../db/errors.ts';
+import type { Queryable } from '../db/queryable.ts';
+
+/**
+ * The audit trail (migration 0010): shared.audit_log rows written by triggers on every audited
+ * table, sealed into one SHA-256 hash chain per table by shared.seal_audit_log. Everything here
+ * runs as the owner role: no service role may read the trail.
+ */
+
+/** Rows sealed by one call at most: a backlog is sealed over several calls, each one short. */
+const SEAL_BATCH = 10_000;
+
+/** A break in a chain, as shared.verify_audit_chain reports it. */
+export interface AuditProblem {
+  table: string;
+  chainSeq: number;
+  auditId: number | null;
+  problem: string;
+}
+
+export interface AuditVerification {
+  /** Rows sealed by this verification before checking (0 with seal: false). */
+  sealed: number;
+  /** Per audited table: rows in its chain and where the chain ends. */
+  chains: Array<{ table: string; rows: number; lastSeq: number; lastHash: string; sealedAt: Date }>;
+  /** Rows not yet in a chain (their transactions were still running, or no sealer ran). */
+  unsealed: number;
+  problems: AuditProblem[];
+}
+
+/** Seals every row that can be sealed now; returns how many. */
+export async function sealAuditLog(owner: Queryable): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await owner.query<{ sealed: number }>('SELECT shared.seal_audit_log($1) AS sealed', [SEAL_BATCH]);
+    total += rows[0]!.sealed;
+    if (rows[0]!.sealed < SEAL_BATCH) return total;
+  }
+}
+
+/**
+ * Recomputes every hash of every chain and reports what no longer matches: a changed row, rows
+ * missing inside or at the end of a chain. Seals what can be sealed first, unless told not to.
+ */
+export async function verifyAuditTrail(owner: Queryable, options: { seal?: boolean } = {}): Promise<AuditVerification> {
+  const sealed = options.seal === false ? 0 : await sealAuditLog(owner);
+  const problems = await owner.query<{ table: string; chainSeq: string; auditId: string | null; problem: string }>(
+    `SELECT table_schema || '.' || table_name AS table, chain_seq AS "chainSeq", audit_id AS "auditId", problem
+       FROM shared.verify_audit_chain()`,
+  );
+  const chains = await owner.query<{ table: string; rows: string; lastSeq: string; lastHash: string; sealedAt: Date }>(
+    `SELECT h.table_schema || '.' || h.table_name AS table, h.last_seq AS "lastSeq", encode(h.last_hash, 'hex') AS "lastHash", h.sealed_at AS "sealedAt",
+            (SELECT count(*) FROM shared.audit_log a WHERE a.table_schema = h.table_schema AND a.table_name = h.table_name AND a.row_hash IS NOT NULL) AS rows
+       FROM shared.audit_chain_heads h
+      ORDER BY 1`,
+  );
+  const unsealed = await owner.query<{ count: string }>('SELECT count(*) FROM shared.audit_log WHERE row_hash IS NULL');
+  return {
+    sealed,
+    chains: chains.rows.map((row) => ({ ...row, rows: Number(row.rows), lastSeq: Number(row.lastSeq) })),
+    unsealed: Number(unsealed.rows[0]!.count),
+    problems: problems.rows.map((row) => ({ ...row, chainSeq: Number(row.chainSeq), auditId: row.auditId === null ? null : Number(row.auditId) })),
+  };
+}
+
+/** One change of one row, as the trail recorded it. */
+export interface AuditEntry {
+  id: number;
+  occurredAt: Date;
+  operation: 'INSERT' | 'UPDATE' | 'DELETE';
+  key: Record<string, string>;
+  oldValues: Record<string, unknown> | null;
+  newValues: Record<string, unknown> | null;
+  dbRole: string;
+  actor: string | null;
+  txid: number;
+  chainSeq: number | null;
+}
+
+/** The audited tables, as schema.table, and each one's primary key columns. */
+export async function auditedTables(owner: Queryable): Promise<Map<string, string[]>> {
+  const { rows } = await owner.query<{ table: string; key: string[] }>(
+    `SELECT n.nspname || '.' || c.relname AS table,
+            (SELECT array_agg(a.attname::text ORDER BY k.ordinality)
+               FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k (attnum, ordinality)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = c.oid AND i.indisprimary) AS key
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname = 'audit_changes' AND NOT t.tgisinternal
+      ORDER BY 1`,
+  );
+  return new Map(rows.map((row) => [row.table, row.key]));
+}
+
+/**
+ * The primary key a user names: a bare value for a one-column key (`42`), or `column=value`
+ * pairs separated by commas for any key (`account_id=paper,id=42`). Every key column is needed.
+ */
+export function parseAuditKey(text: string, keyColumns: string[], table: string): Record<string, string> {
+  const keyForm = keyColumns.map((column) => `${column}=VALUE`).join(',');
+  let pairs: Array<[string, string]>;
+  if (text.includes('=')) {
+    pairs = text.split(',').map((part) => [part.slice(0, part.indexOf('=')).trim(), part.slice(part.indexOf('=') + 1).trim()]);
+  } else if (keyColumns.length === 1) {
+    pairs = [[keyColumns[0]!, text.trim()]];
+  } else {
+    throw new UserFacingError(`--key: ${table}'s key has several columns: give ${keyForm}`);
+  }
+  const key: Record<string, string> = {};
+  for (const [column, value] of pairs) {
+    if (!keyColumns.includes(column)) throw new UserFacingError(`--key: "${column}" is not a key column of ${table}: give ${keyForm}`);
+    if (value === '') throw new UserFacingError(`--key: no value for ${column}`);
+    key[column] = value;
+  }
+  const missing = keyColumns.filter((column) => !(column in key));
+  if (missing.length > 0) throw new UserFacingError(`--key: ${table}'s key also needs ${missing.join(', ')}: give ${keyForm}`);
+  return key;
+}
+
+/** Resolves `orders` or `execution.orders` to an audited table, or says which ones there are. */
+export function resolveAuditedTable(name: string, tables: Map<string, string[]>): string {
+  const matches = [...tables.keys()].filter((table) => table === name || table.endsWith(`.${name}`));
+  if (matches.length === 1) return matches[0]!;
+  throw new UserFacingError(
+    matches.length === 0
+      ? `--table: "${name}" is not audited; audited tables: ${[...tables.keys()].join(', ')}`
+      : `--table: "${name}" is ambiguous: ${matches.join(', ')}`,
+  );
+}
+
+/** A row's history, oldest change first. */
+export async function auditHistory(owner: pg.Pool, tableName: string, keyText: string): Promise<{ table: string; key: Record<string, string>; entries: AuditEntry[] }> {
+  const tables = await auditedTables(owner);
+  const table = resolveAuditedTable(tableName, tables);
+  const key = parseAuditKey(keyText, tables.get(table)!, table);
+  const [schema, name] = table.split('.') as [string, string];
+  const { rows } = await owner.query<AuditEntry & { id: string; txid: string; chainSeq: string | null }>(
+    `SELECT id, occurred_at AS "occurredAt", operation, row_key AS key, old_values AS "oldValues", new_values AS "newValues",
+            db_role AS "dbRole", actor, txid, chain_seq AS "chainSeq"
+       FROM shared.audit_log
+      WHERE table_schema = $1 AND table_name = $2 AND row_key = $3::jsonb
+      ORDER BY id`,
+    [schema, name, JSON.stringify(key)],
+  );
+  return {
+    table,
+    key,
+    entries: rows.map((row) => ({ ...row, id: Number(row.id), txid: Number(row.txid), chainSeq: row.chainSeq === null ? null : Number(row.chainSeq) })),
+  };
+}
