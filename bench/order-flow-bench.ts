@@ -11,6 +11,7 @@ import { connectAdmin, runSetup } from '../src/db/setup.ts';
 import { recordFills } from '../src/services/execution/fill-batch.ts';
 import { executeOrder } from '../src/services/execution/order-execution.ts';
 import { OrderService } from '../src/services/execution/order-service.ts';
+import { startAuditSealer } from '../src/ops/audit-sealer.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
@@ -26,7 +27,9 @@ const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/t
  * position → order events transaction (executeOrder), per second, at 1, 4 and 8 clients — each
  * client trading its own account under three risk limits — against pgbench's built-in TPC-B-like
  * script on the same server, in the same run, at the same client counts. The order flow runs as
- * deployed (outbox triggers on, a relay publishing to Redis) and again without the outbox.
+ * deployed (outbox and audit triggers on, a relay publishing to Redis, the audit sealer sealing),
+ * against the same without the audit trail (ABBA-interleaved halves, so drift of the machine
+ * cancels), and without the outbox.
  */
 export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
   const seconds = flags.includes('--quick') ? 3 : 10;
@@ -53,20 +56,27 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
     await asAdmin(config, (admin) => admin.query('VACUUM ANALYZE execution.orders, execution.order_events, execution.trades, execution.positions'));
     for (const clients of CLIENT_COUNTS) {
       const pgbenchTps = await pgbench(config, pgbenchDb, clients, seconds);
-      // As deployed: the outbox triggers write each order's events and a relay publishes them.
-      const ours = await withRelay(server.env, config, () => orderFlow(config, clients, seconds));
-      // The same without events (triggers disabled, no relay): what the outbox costs.
+      // As deployed: the outbox triggers write each order's events and a relay publishes them;
+      // the audit triggers record each change and the sealer chains them. Against the same with
+      // the audit triggers off, in halves A B B A.
+      const { audited: ours, unaudited } = await withRelay(server.env, config, () => auditOnAndOff(config, clients, seconds));
+      const auditCost = 1 - ours / unaudited;
+      // The same without events (triggers disabled, no relay) and without the audit trail.
       await setOutboxTriggers(config, false);
-      const withoutOutbox = await orderFlow(config, clients, seconds).finally(() => setOutboxTriggers(config, true));
+      await setAuditTriggers(config, false);
+      const withoutOutbox = await orderFlow(config, clients, seconds).finally(() => Promise.all([setOutboxTriggers(config, true), setAuditTriggers(config, true)]));
       const ratio = ours / pgbenchTps;
       (results.clients as Record<string, unknown>)[clients] = {
         pgbenchTps: Math.round(pgbenchTps),
         orderFlowTps: Math.round(ours),
         ratio: Math.round(ratio * 100) / 100,
+        orderFlowWithoutAuditTps: Math.round(unaudited),
+        auditCost: Math.round(auditCost * 100) / 100,
         orderFlowWithoutOutboxTps: Math.round(withoutOutbox),
         outboxCost: Math.round((1 - ours / withoutOutbox) * 100) / 100,
       };
-      console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)   without outbox ${withoutOutbox.toFixed(0)} tx/s (outbox costs ${((1 - ours / withoutOutbox) * 100).toFixed(0)} %)`);
+      console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)`);
+      console.log(`            without the audit trail ${unaudited.toFixed(0)} tx/s: audit costs ${(auditCost * 100).toFixed(0)} % ${auditCost <= 0.15 ? 'PASS' : 'MISS'} (limit 15 %)   without outbox ${withoutOutbox.toFixed(0)} tx/s (outbox and audit cost ${((1 - ours / withoutOutbox) * 100).toFixed(0)} %)`);
     }
     results.batchFillsPerSecond = {};
     for (const size of [1000, 5000]) {
@@ -95,6 +105,43 @@ async function setOutboxTriggers(config: DatabaseConfig, enabled: boolean): Prom
                  ALTER TABLE execution.trades ${action} TRIGGER publish_inserts;
                  ALTER TABLE execution.positions ${action} TRIGGER publish_inserts, ${action} TRIGGER publish_updates`),
   );
+}
+
+/** The audit trail's triggers (migration 0010) on every audited table, on or off. */
+async function setAuditTriggers(config: DatabaseConfig, enabled: boolean): Promise<void> {
+  await asAdmin(config, async (admin) => {
+    const { rows } = await admin.query<{ relation: string }>("SELECT tgrelid::regclass::text AS relation FROM pg_trigger WHERE tgname = 'audit_changes'");
+    for (const { relation } of rows) await admin.query(`ALTER TABLE ${relation} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER audit_changes`);
+  });
+}
+
+/**
+ * The order flow with the audit trail (triggers on, the sealer running as `npm start` runs it)
+ * and without (triggers off), in four halves of `seconds`: on, off, off, on.
+ */
+async function auditOnAndOff(config: DatabaseConfig, clients: number, seconds: number): Promise<{ audited: number; unaudited: number }> {
+  const half = seconds / 2;
+  const audited = async (): Promise<number> => {
+    const sealer = startAuditSealer(config);
+    try {
+      return await orderFlow(config, clients, half);
+    } finally {
+      await sealer.stop();
+    }
+  };
+  const unaudited = async (): Promise<number> => {
+    await setAuditTriggers(config, false);
+    try {
+      return await orderFlow(config, clients, half);
+    } finally {
+      await setAuditTriggers(config, true);
+    }
+  };
+  const first = await audited();
+  const second = await unaudited();
+  const third = await unaudited();
+  const fourth = await audited();
+  return { audited: (first + fourth) / 2, unaudited: (second + third) / 2 };
 }
 
 /**

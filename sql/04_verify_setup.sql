@@ -44,7 +44,8 @@ INSERT INTO setup_expected_table (schema_name, table_name, primary_key, identity
     ('shared',          'system_config',         'key',                               NULL, false),
     ('shared',          'accounts',              'account_id',                        NULL, false),
     ('shared',          'audit_log',             'id, occurred_at',                   'id', true),
-    ('shared',          'audit_chain_heads',     'table_schema, table_name',          NULL, false),
+    ('shared',          'audit_seals',           'table_schema, table_name, chain_seq', NULL, false),
+    ('shared',          'audit_seal_state',      'singleton',                         NULL, false),
     ('data_ingestion',  'symbols',               'symbol',                            NULL, false),
     ('data_ingestion',  'delisted_symbols',      'symbol, delisted_on',               NULL, false),
     ('data_ingestion',  'ingestion_runs',        'id',                                'id', false),
@@ -301,6 +302,8 @@ SELECT 'trigger', format('%s on %s', e.trigger_name, e.table_name),
                ('shared.audit_log',                     'append_only'),
                -- The audit trail (migration 0010): every table users or services change.
                ('shared.audit_log',                     'append_only_truncate'),
+               ('shared.audit_seals',                   'append_only'),
+               ('shared.audit_seals',                   'append_only_truncate'),
                ('shared.accounts',                      'audit_changes'),
                ('shared.system_config',                 'audit_changes'),
                ('data_ingestion.symbols',               'audit_changes'),
@@ -352,7 +355,7 @@ SELECT 'index', e.index_name,
                ('logging.idx_performance_logs_correlation_id'),
                ('shared.idx_audit_log_table_schema_table_name_row_key'),
                ('shared.idx_audit_log_occurred_at'),
-               ('shared.idx_audit_log_unsealed')
+               ('shared.idx_audit_log_txid')
        ) AS e (index_name);
 
 -- Backups dump single schemas: anything of ours in public would be in no backup.
@@ -415,7 +418,7 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
   FROM (SELECT g.grantee, t.schema_name || '.' || t.table_name AS table_name, p.privilege,
                ((a.access = 'write' AND p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
                    OR (a.access = 'read' AND p.privilege = 'SELECT'))
-                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_chain_heads')) AS expected,
+                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_seals'), ('shared', 'audit_seal_state')) AS expected,
                has_table_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                    to_regclass(format('%I.%I', t.schema_name, t.table_name)),
                                    p.privilege) AS held
@@ -520,7 +523,7 @@ SELECT 'privilege-absent', format('no %s EXECUTE on %s', g.grantee, f.signature)
                                       to_regprocedure(f.signature), 'EXECUTE')
   FROM (SELECT grantee FROM setup_expected_grantee UNION ALL SELECT 'public') AS g
  CROSS JOIN (VALUES ('shared.audit_row_change()'), ('shared.audit_table(regclass,text[])'),
-                    ('shared.seal_audit_log(integer)'), ('shared.verify_audit_chain()')) AS f (signature);
+                    ('shared.verify_audit_chain()')) AS f (signature);
 
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.

@@ -6,95 +6,113 @@
 -- role, the application actor (set_config('tradedb.actor', ..., true), else the connection's
 -- application_name), the transaction id and the time.
 --
--- Tamper evidence: each row gets a SHA-256 hash chained to the previous row of its table. The
--- chain is not extended inside the writing transaction (that would make every writer of a table
--- wait for the one before it to commit); shared.seal_audit_log, run every second by `npm start`
--- and by `tradedb audit seal|verify`, seals rows in order once every transaction older than them
--- has ended, so the chain order is final when it is written. shared.verify_audit_chain recomputes
--- every hash, finds gaps, and compares each chain's end with shared.audit_chain_heads.
+-- Tamper evidence: each row is sealed into a hash chain per table: its seal in
+-- shared.audit_seals holds sha256(previous seal's hash || the row's content) and its place in the
+-- chain. The chain is not extended inside the writing transaction (that would make every writer
+-- of a table wait for the one before it to commit): the sealer (`npm start` every second,
+-- `tradedb audit seal|verify`; src/ops/audit-trail.ts) seals rows once every transaction older
+-- than them has ended, so the chain order is final when it is written. Seals are separate rows,
+-- so audit_log rows are never updated, not even to seal them. shared.verify_audit_chain
+-- recomputes every hash and finds changed rows, deleted rows and gaps in a chain.
 --
--- Append-only: no role but the owner may UPDATE or DELETE audit_log, and a trigger refuses even
--- the owner (and superusers) anything but sealing an unsealed row with its content unchanged;
--- TRUNCATE is refused too. Only the owner reads it: old and new values are account data that
--- row-level security keeps from other accounts, so the service roles lose their SELECT on it.
+-- Append-only: no role but the owner may touch audit_log or its seals, and triggers refuse even
+-- the owner (and superusers) UPDATE, DELETE and TRUNCATE. Only the owner reads them: old and new
+-- values are account data that row-level security keeps from other accounts, so the service
+-- roles lose their SELECT on the trail.
 \ir ../include/defaults.sql
 SET client_min_messages = warning;
 SET ROLE :"trading_db_user";
 
-ALTER TABLE shared.audit_log
-    ADD COLUMN IF NOT EXISTS chain_seq bigint,
-    ADD COLUMN IF NOT EXISTS prev_hash bytea,
-    ADD COLUMN IF NOT EXISTS row_hash  bytea;
-COMMENT ON COLUMN shared.audit_log.chain_seq IS 'Position in its table''s hash chain (1, 2, ...), set when sealed.';
-COMMENT ON COLUMN shared.audit_log.row_hash IS 'sha256(prev_hash || shared.audit_content(row)), set when sealed.';
+-- The sealer finds unsealed rows by transaction id (from where it last sealed everything).
+CREATE INDEX IF NOT EXISTS idx_audit_log_txid ON shared.audit_log (txid);
 
--- What the sealer looks for; small, as rows are sealed within seconds.
-CREATE INDEX IF NOT EXISTS idx_audit_log_unsealed ON shared.audit_log (id) WHERE row_hash IS NULL;
-
--- The end of each table's chain: rows removed from the end of a chain would otherwise leave a
--- shorter chain that still verifies.
-CREATE TABLE IF NOT EXISTS shared.audit_chain_heads (
+-- One seal per audit row: its place in its table's chain and the hashes.
+CREATE TABLE IF NOT EXISTS shared.audit_seals (
     table_schema text        NOT NULL,
     table_name   text        NOT NULL,
-    last_seq     bigint      NOT NULL CHECK (last_seq > 0),
-    last_hash    bytea       NOT NULL,
+    chain_seq    bigint      NOT NULL CHECK (chain_seq > 0),
+    audit_id     bigint      NOT NULL,
+    -- With audit_id, the audit row's primary key (and partition).
+    occurred_at  timestamptz NOT NULL,
+    prev_hash    bytea,
+    row_hash     bytea       NOT NULL CHECK (octet_length(row_hash) = 32),
     sealed_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (table_schema, table_name)
+    PRIMARY KEY (table_schema, table_name, chain_seq),
+    CONSTRAINT audit_seals_audit_id_key UNIQUE (audit_id)
 );
+
+-- Every audit row of a transaction below this id is sealed (the sealer's progress).
+CREATE TABLE IF NOT EXISTS shared.audit_seal_state (
+    singleton         boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    sealed_below_txid bigint  NOT NULL DEFAULT 0
+);
+INSERT INTO shared.audit_seal_state DEFAULT VALUES ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------------------------------------
 -- Capture
 -- ---------------------------------------------------------------------------------------------
 
--- AFTER INSERT OR UPDATE OR DELETE row trigger. TG_ARGV[0]: the primary key columns;
--- TG_ARGV[1]: columns whose values never enter the log. Definer rights: the service roles may
--- not write audit_log themselves, so they cannot forge rows either.
+-- AFTER INSERT OR UPDATE OR DELETE row trigger. TG_ARGV[0]: columns whose values never enter
+-- the log ('{}' for none); TG_ARGV[1..]: the primary key columns. Definer rights: the service
+-- roles may not write audit_log themselves, so they cannot forge rows either. It runs in every
+-- audited write (the order flow included): names are schema-qualified instead of a SET
+-- search_path clause, and the work is plain expressions but for the one query per update that
+-- picks the changed columns and the insert.
 CREATE OR REPLACE FUNCTION shared.audit_row_change()
     RETURNS trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    key_columns text[] := TG_ARGV[0]::text[];
-    redacted    text[] := TG_ARGV[1]::text[];
-    old_row     jsonb;
-    new_row     jsonb;
-    old_values  jsonb;
-    new_values  jsonb;
+    old_row    jsonb;
+    new_row    jsonb;
+    old_values jsonb;
+    new_values jsonb;
+    row_key    jsonb := '{}';
+    secret     text;
 BEGIN
-    IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD); END IF;
-    IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW); END IF;
     IF TG_OP = 'UPDATE' THEN
+        old_row := pg_catalog.to_jsonb(OLD);
+        new_row := pg_catalog.to_jsonb(NEW);
         -- Only what changed; a change of updated_at alone (a no-op upsert) is no change.
-        SELECT jsonb_object_agg(n.key, old_row -> n.key), jsonb_object_agg(n.key, n.value)
+        SELECT pg_catalog.jsonb_object_agg(n.key, old_row OPERATOR(pg_catalog.->) n.key), pg_catalog.jsonb_object_agg(n.key, n.value)
           INTO old_values, new_values
-          FROM jsonb_each(new_row) AS n
-         WHERE n.value IS DISTINCT FROM old_row -> n.key AND n.key <> 'updated_at';
+          FROM pg_catalog.jsonb_each(new_row) AS n
+         WHERE n.value IS DISTINCT FROM old_row OPERATOR(pg_catalog.->) n.key AND n.key OPERATOR(pg_catalog.<>) 'updated_at';
         IF new_values IS NULL THEN
             RETURN NULL;
         END IF;
-    ELSE
-        old_values := old_row;
+    ELSIF TG_OP = 'INSERT' THEN
+        new_row := pg_catalog.to_jsonb(NEW);
         new_values := new_row;
+    ELSE
+        old_row := pg_catalog.to_jsonb(OLD);
+        old_values := old_row;
     END IF;
+    -- Key values as text: `tradedb audit show --key` matches them whatever the column type.
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+        row_key := row_key OPERATOR(pg_catalog.||)
+                   pg_catalog.jsonb_build_object(TG_ARGV[i], coalesce(new_row, old_row) OPERATOR(pg_catalog.->>) TG_ARGV[i]);
+    END LOOP;
     -- Secrets are named, not shown: "[redacted]" says the column was set or changed.
-    SELECT jsonb_object_agg(v.key, CASE WHEN v.key = ANY (redacted) AND v.value <> 'null' THEN '"[redacted]"'::jsonb ELSE v.value END)
-      INTO old_values FROM jsonb_each(old_values) AS v;
-    SELECT jsonb_object_agg(v.key, CASE WHEN v.key = ANY (redacted) AND v.value <> 'null' THEN '"[redacted]"'::jsonb ELSE v.value END)
-      INTO new_values FROM jsonb_each(new_values) AS v;
-
+    IF TG_ARGV[0] OPERATOR(pg_catalog.<>) '{}' THEN
+        FOREACH secret IN ARRAY TG_ARGV[0]::text[] LOOP
+            IF old_values OPERATOR(pg_catalog.->) secret OPERATOR(pg_catalog.<>) 'null'::jsonb THEN
+                old_values := old_values OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(secret, '[redacted]');
+            END IF;
+            IF new_values OPERATOR(pg_catalog.->) secret OPERATOR(pg_catalog.<>) 'null'::jsonb THEN
+                new_values := new_values OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(secret, '[redacted]');
+            END IF;
+        END LOOP;
+    END IF;
     INSERT INTO shared.audit_log (table_schema, table_name, row_key, operation, old_values, new_values, db_role, actor)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME,
-           -- Key values as text: `tradedb audit show --key` matches them whatever the column type.
-           (SELECT jsonb_object_agg(k, coalesce(new_row, old_row) ->> k) FROM unnest(key_columns) AS k),
-           TG_OP, old_values, new_values, session_user,
-           coalesce(nullif(current_setting('tradedb.actor', true), ''), nullif(current_setting('application_name'), ''));
+    VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, row_key, TG_OP, old_values, new_values, session_user,
+            coalesce(nullif(pg_catalog.current_setting('tradedb.actor', true), ''), pg_catalog.current_setting('application_name')));
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION shared.audit_row_change() IS
-    'Audit row trigger: appends the change to shared.audit_log (arguments: key columns, redacted columns).';
+    'Audit row trigger: appends the change to shared.audit_log (arguments: redacted columns, then the key columns).';
 
 -- Puts a table under audit (idempotent): `SELECT shared.audit_table('shared.api_tokens', '{token_hash}')`.
 CREATE OR REPLACE FUNCTION shared.audit_table(target regclass, redacted text[] DEFAULT '{}')
@@ -115,8 +133,9 @@ BEGIN
         RAISE EXCEPTION 'cannot audit %: it has no primary key', target USING ERRCODE = 'invalid_table_definition';
     END IF;
     EXECUTE format('CREATE OR REPLACE TRIGGER audit_changes AFTER INSERT OR UPDATE OR DELETE ON %s
-                        FOR EACH ROW EXECUTE FUNCTION shared.audit_row_change(%L, %L)',
-                   target, key_columns, coalesce(redacted, '{}'));
+                        FOR EACH ROW EXECUTE FUNCTION shared.audit_row_change(%s)',
+                   target, (SELECT string_agg(quote_literal(arg), ', ')
+                              FROM unnest(ARRAY[coalesce(redacted, '{}')::text] || key_columns) AS arg));
 END
 $$;
 
@@ -135,8 +154,7 @@ SELECT shared.audit_table(audited.tbl::regclass, audited.redacted)
 -- The hash chain
 -- ---------------------------------------------------------------------------------------------
 
--- The bytes a row's hash covers: every column but the chain's own, in a form that does not
--- depend on the session (time as microseconds since the epoch, jsonb's canonical text).
+-- The bytes a row's seal covers: every column, in a form that does not depend on the session (time as microseconds since the epoch, jsonb's canonical text).
 CREATE OR REPLACE FUNCTION shared.audit_content(entry shared.audit_log)
     RETURNS bytea
     LANGUAGE sql
@@ -149,47 +167,9 @@ AS $$
                entry.db_role, entry.actor, entry.txid)::text, 'UTF8')
 $$;
 
--- Seals up to max_rows rows, oldest first, and returns how many. Only rows of transactions
--- older than every running one: a transaction still writing may yet add rows with lower ids.
-CREATE OR REPLACE FUNCTION shared.seal_audit_log(max_rows integer DEFAULT 10000)
-    RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    horizon bigint := txid_snapshot_xmin(txid_current_snapshot());
-    entry   shared.audit_log;
-    head    record;
-    digest  bytea;
-    sealed  integer := 0;
-BEGIN
-    -- One sealer at a time, so each chain grows by one writer.
-    PERFORM pg_advisory_xact_lock(hashtext('shared.seal_audit_log'));
-    FOR entry IN
-        SELECT * FROM shared.audit_log
-         WHERE row_hash IS NULL AND txid < horizon
-         ORDER BY id
-         LIMIT max_rows
-    LOOP
-        SELECT last_seq, last_hash INTO head
-          FROM shared.audit_chain_heads
-         WHERE table_schema = entry.table_schema AND table_name = entry.table_name;
-        digest := shared.digest(coalesce(head.last_hash, ''::bytea) || shared.audit_content(entry), 'sha256');
-        UPDATE shared.audit_log
-           SET chain_seq = coalesce(head.last_seq, 0) + 1, prev_hash = head.last_hash, row_hash = digest
-         WHERE id = entry.id AND occurred_at = entry.occurred_at;
-        INSERT INTO shared.audit_chain_heads AS h (table_schema, table_name, last_seq, last_hash)
-        VALUES (entry.table_schema, entry.table_name, coalesce(head.last_seq, 0) + 1, digest)
-        ON CONFLICT (table_schema, table_name)
-        DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, sealed_at = now();
-        sealed := sealed + 1;
-    END LOOP;
-    RETURN sealed;
-END
-$$;
-
--- Every break in the chains: a row whose content no longer matches its hash, a row that does
--- not follow the one before it, rows missing inside or at the end of a chain.
+-- Every break in the chains: a row whose content no longer matches its seal, a seal whose row
+-- is gone, a seal that does not follow the one before it, seals missing inside a chain, and rows
+-- below the sealed horizon that have no seal (put there by hand).
 CREATE OR REPLACE FUNCTION shared.verify_audit_chain()
     RETURNS TABLE (table_schema text, table_name text, chain_seq bigint, audit_id bigint, problem text)
     LANGUAGE sql
@@ -197,32 +177,30 @@ CREATE OR REPLACE FUNCTION shared.verify_audit_chain()
     SET search_path = pg_catalog, pg_temp
 AS $$
     WITH chain AS (
-        SELECT a.*, shared.digest(coalesce(a.prev_hash, ''::bytea) || shared.audit_content(a), 'sha256') AS recomputed,
-               lag(a.row_hash) OVER w AS previous_hash, lag(a.chain_seq) OVER w AS previous_seq
-          FROM shared.audit_log a
-         WHERE a.row_hash IS NOT NULL
-        WINDOW w AS (PARTITION BY a.table_schema, a.table_name ORDER BY a.chain_seq)
-    ), ends AS (
-        SELECT c.table_schema, c.table_name, max(c.chain_seq) AS last_seq
-          FROM chain c GROUP BY 1, 2
+        SELECT s.*, a.id AS found_id,
+               shared.digest(coalesce(s.prev_hash, ''::bytea) || shared.audit_content(a), 'sha256') AS recomputed,
+               lag(s.row_hash) OVER w AS previous_hash, lag(s.chain_seq) OVER w AS previous_seq
+          FROM shared.audit_seals s
+          LEFT JOIN shared.audit_log a ON a.id = s.audit_id AND a.occurred_at = s.occurred_at
+        WINDOW w AS (PARTITION BY s.table_schema, s.table_name ORDER BY s.chain_seq)
     )
-    SELECT c.table_schema, c.table_name, c.chain_seq, c.id,
-           CASE WHEN c.row_hash <> c.recomputed THEN 'content changed: the row no longer matches its hash'
+    SELECT c.table_schema, c.table_name, c.chain_seq, c.audit_id,
+           CASE WHEN c.found_id IS NULL THEN 'row missing: the audit row this seal covers was deleted'
+                WHEN c.row_hash <> c.recomputed THEN 'content changed: the row no longer matches its seal'
                 WHEN c.chain_seq <> coalesce(c.previous_seq, 0) + 1
-                     THEN format('%s row(s) missing before this one', c.chain_seq - coalesce(c.previous_seq, 0) - 1)
-                ELSE 'chain broken: the row does not follow the one before it' END
+                     THEN format('%s seal(s) missing before this one', c.chain_seq - coalesce(c.previous_seq, 0) - 1)
+                ELSE 'chain broken: the seal does not follow the one before it' END
       FROM chain c
-     WHERE c.row_hash <> c.recomputed
+     WHERE c.found_id IS NULL
+        OR c.row_hash <> c.recomputed
         OR c.chain_seq <> coalesce(c.previous_seq, 0) + 1
         OR c.prev_hash IS DISTINCT FROM c.previous_hash
     UNION ALL
-    SELECT h.table_schema, h.table_name, h.last_seq, NULL,
-           format('%s row(s) missing at the end of the chain (it ends at %s, sealed up to %s)',
-                  h.last_seq - coalesce(e.last_seq, 0), coalesce(e.last_seq, 0), h.last_seq)
-      FROM shared.audit_chain_heads h
-      LEFT JOIN ends e USING (table_schema, table_name)
-     WHERE coalesce(e.last_seq, 0) < h.last_seq
-    ORDER BY 1, 2, 3
+    SELECT a.table_schema, a.table_name, NULL, a.id, 'never sealed: a row below the sealed horizon without a seal (added by hand)'
+      FROM shared.audit_log a, shared.audit_seal_state st
+     WHERE a.txid < st.sealed_below_txid
+       AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)
+    ORDER BY 1, 2, 3, 4
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -235,14 +213,7 @@ CREATE OR REPLACE FUNCTION shared.audit_log_append_only()
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- Sealing is the one change allowed: an unsealed row gets its place in the chain, nothing else.
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.row_hash IS NULL AND NEW.row_hash IS NOT NULL
-           AND to_jsonb(NEW) - '{chain_seq,prev_hash,row_hash}'::text[] = to_jsonb(OLD) - '{chain_seq,prev_hash,row_hash}'::text[] THEN
-            RETURN NEW;
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'shared.audit_log is append-only: % is not allowed', TG_OP
+    RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'restrict_violation',
               HINT = 'The audit trail is evidence: nothing in it is ever changed or removed.';
 END
@@ -251,6 +222,10 @@ $$;
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON shared.audit_log
     FOR EACH ROW EXECUTE FUNCTION shared.audit_log_append_only();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON shared.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION shared.audit_log_append_only();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON shared.audit_seals
+    FOR EACH ROW EXECUTE FUNCTION shared.audit_log_append_only();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON shared.audit_seals
     FOR EACH STATEMENT EXECUTE FUNCTION shared.audit_log_append_only();
 
 -- ---------------------------------------------------------------------------------------------
@@ -267,7 +242,7 @@ BEGIN
                                   'logging_user', 'trading_readonly']::name[]
     LOOP
         CONTINUE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = reader);
-        EXECUTE format('REVOKE ALL ON TABLE shared.audit_log, shared.audit_chain_heads FROM %I', reader);
+        EXECUTE format('REVOKE ALL ON TABLE shared.audit_log, shared.audit_seals, shared.audit_seal_state FROM %I', reader);
         FOR audit_part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'shared.audit_log'::regclass LOOP
             EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', audit_part, reader);
         END LOOP;
@@ -279,7 +254,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION shared.audit_row_change(), shared.audit_table(regclass, text[]),
-    shared.audit_content(shared.audit_log), shared.seal_audit_log(integer), shared.verify_audit_chain(),
+    shared.audit_content(shared.audit_log), shared.verify_audit_chain(),
     shared.audit_log_append_only()
     FROM PUBLIC, data_ingestion_user, strategy_engine_user, execution_user, risk_management_user,
          analytics_user, notification_user, logging_user;

@@ -1,20 +1,23 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { UserFacingError } from '../db/errors.ts';
+import { withTransaction } from '../db/transaction.ts';
 import type { Queryable } from '../db/queryable.ts';
 
 /**
  * The audit trail (migration 0010): shared.audit_log rows written by triggers on every audited
- * table, sealed into one SHA-256 hash chain per table by shared.seal_audit_log. Everything here
- * runs as the owner role: no service role may read the trail.
+ * table, sealed into one SHA-256 hash chain per table: each row's seal in shared.audit_seals holds
+ * sha256(previous seal's hash || shared.audit_content(row)). Everything here runs as the owner
+ * role: no service role may read the trail.
  */
 
-/** Rows sealed by one call at most: a backlog is sealed over several calls, each one short. */
-const SEAL_BATCH = 10_000;
+/** Rows sealed by one transaction at most: a backlog is sealed over several, each one short. */
+const SEAL_BATCH = 5_000;
 
 /** A break in a chain, as shared.verify_audit_chain reports it. */
 export interface AuditProblem {
   table: string;
-  chainSeq: number;
+  chainSeq: number | null;
   auditId: number | null;
   problem: string;
 }
@@ -22,45 +25,107 @@ export interface AuditProblem {
 export interface AuditVerification {
   /** Rows sealed by this verification before checking (0 with seal: false). */
   sealed: number;
-  /** Per audited table: rows in its chain and where the chain ends. */
+  /** Per audited table: seals in its chain and where the chain ends. */
   chains: Array<{ table: string; rows: number; lastSeq: number; lastHash: string; sealedAt: Date }>;
-  /** Rows not yet in a chain (their transactions were still running, or no sealer ran). */
+  /** Rows not sealed yet (their transactions were still running, or no sealer ran). */
   unsealed: number;
   problems: AuditProblem[];
 }
 
-/** Seals every row that can be sealed now; returns how many. */
-export async function sealAuditLog(owner: Queryable): Promise<number> {
+/**
+ * Seals what can be sealed now, oldest id first, and returns how many rows. A row can be sealed
+ * once every transaction older than it has ended (a transaction still running may yet add rows,
+ * with lower ids, that must come first): PostgreSQL's snapshot xmin is that horizon. The hashes
+ * are computed here, from the bytes shared.audit_content gives; shared.verify_audit_chain
+ * recomputes them in SQL, so the two must agree.
+ */
+export async function sealAuditLog(owner: pg.Pool): Promise<number> {
   let total = 0;
   for (;;) {
-    const { rows } = await owner.query<{ sealed: number }>('SELECT shared.seal_audit_log($1) AS sealed', [SEAL_BATCH]);
-    total += rows[0]!.sealed;
-    if (rows[0]!.sealed < SEAL_BATCH) return total;
+    const sealed = await withTransaction(owner, (tx) => sealBatch(tx));
+    total += sealed;
+    if (sealed < SEAL_BATCH) return total;
   }
 }
 
+async function sealBatch(tx: pg.PoolClient): Promise<number> {
+  // One sealer at a time: each chain grows by one writer.
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('shared.audit_seals'))");
+  const state = await tx.query<{ from: string; horizon: string }>(
+    'SELECT sealed_below_txid AS from, txid_snapshot_xmin(txid_current_snapshot()) AS horizon FROM shared.audit_seal_state',
+  );
+  const { from, horizon } = state.rows[0]!;
+  // occurred_at as text: a JavaScript Date would drop its microseconds, and with them the key.
+  const candidates = await tx.query<{ id: string; occurred_at: string; table_schema: string; table_name: string; content: Buffer }>(
+    `SELECT a.id, a.occurred_at::text AS occurred_at, a.table_schema, a.table_name, shared.audit_content(a) AS content
+       FROM shared.audit_log a
+      WHERE a.txid >= $1 AND a.txid < $2 AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)
+      ORDER BY a.id
+      LIMIT $3`,
+    [from, horizon, SEAL_BATCH],
+  );
+  if (candidates.rows.length > 0) {
+    const tables = [...new Set(candidates.rows.map((row) => `${row.table_schema}.${row.table_name}`))];
+    const ends = await tx.query<{ table: string; chain_seq: string | null; row_hash: Buffer | null }>(
+      `SELECT t.schema || '.' || t.name AS table, s.chain_seq, s.row_hash
+         FROM unnest($1::text[], $2::text[]) AS t (schema, name)
+         LEFT JOIN LATERAL (SELECT chain_seq, row_hash FROM shared.audit_seals s
+                             WHERE s.table_schema = t.schema AND s.table_name = t.name ORDER BY chain_seq DESC LIMIT 1) s ON true`,
+      [tables.map((table) => table.split('.')[0]), tables.map((table) => table.split('.')[1])],
+    );
+    const chainEnds = new Map(ends.rows.map((row) => [row.table, { seq: Number(row.chain_seq ?? 0), hash: row.row_hash }]));
+    const seals = candidates.rows.map((row) => {
+      const end = chainEnds.get(`${row.table_schema}.${row.table_name}`)!;
+      const rowHash = createHash('sha256').update(end.hash ?? Buffer.alloc(0)).update(row.content).digest();
+      const seal = { ...row, chainSeq: end.seq + 1, prevHash: end.hash, rowHash };
+      end.seq += 1;
+      end.hash = rowHash;
+      return seal;
+    });
+    await tx.query(
+      `INSERT INTO shared.audit_seals (table_schema, table_name, chain_seq, audit_id, occurred_at, prev_hash, row_hash)
+       SELECT schema, name, seq, id, at, decode(prev, 'hex'), decode(hash, 'hex')
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[]) AS s (schema, name, seq, id, at, prev, hash)`,
+      [
+        seals.map((seal) => seal.table_schema),
+        seals.map((seal) => seal.table_name),
+        seals.map((seal) => seal.chainSeq),
+        seals.map((seal) => seal.id),
+        seals.map((seal) => seal.occurred_at),
+        seals.map((seal) => seal.prevHash?.toString('hex') ?? null),
+        seals.map((seal) => seal.rowHash.toString('hex')),
+      ],
+    );
+  }
+  // Everything below the horizon is sealed unless the batch was full: start there next time.
+  if (candidates.rows.length < SEAL_BATCH) await tx.query('UPDATE shared.audit_seal_state SET sealed_below_txid = $1', [horizon]);
+  return candidates.rows.length;
+}
+
 /**
- * Recomputes every hash of every chain and reports what no longer matches: a changed row, rows
- * missing inside or at the end of a chain. Seals what can be sealed first, unless told not to.
+ * Recomputes every hash of every chain and reports what no longer matches: a changed row, a
+ * deleted row, seals missing inside a chain, a row without its seal. Seals what can be sealed
+ * first, unless told not to.
  */
-export async function verifyAuditTrail(owner: Queryable, options: { seal?: boolean } = {}): Promise<AuditVerification> {
+export async function verifyAuditTrail(owner: pg.Pool, options: { seal?: boolean } = {}): Promise<AuditVerification> {
   const sealed = options.seal === false ? 0 : await sealAuditLog(owner);
-  const problems = await owner.query<{ table: string; chainSeq: string; auditId: string | null; problem: string }>(
+  const problems = await owner.query<{ table: string; chainSeq: string | null; auditId: string | null; problem: string }>(
     `SELECT table_schema || '.' || table_name AS table, chain_seq AS "chainSeq", audit_id AS "auditId", problem
        FROM shared.verify_audit_chain()`,
   );
   const chains = await owner.query<{ table: string; rows: string; lastSeq: string; lastHash: string; sealedAt: Date }>(
-    `SELECT h.table_schema || '.' || h.table_name AS table, h.last_seq AS "lastSeq", encode(h.last_hash, 'hex') AS "lastHash", h.sealed_at AS "sealedAt",
-            (SELECT count(*) FROM shared.audit_log a WHERE a.table_schema = h.table_schema AND a.table_name = h.table_name AND a.row_hash IS NOT NULL) AS rows
-       FROM shared.audit_chain_heads h
-      ORDER BY 1`,
+    `SELECT DISTINCT ON (table_schema, table_name) table_schema || '.' || table_name AS table, chain_seq AS "lastSeq",
+            encode(row_hash, 'hex') AS "lastHash", sealed_at AS "sealedAt", count(*) OVER (PARTITION BY table_schema, table_name) AS rows
+       FROM shared.audit_seals
+      ORDER BY table_schema, table_name, chain_seq DESC`,
   );
-  const unsealed = await owner.query<{ count: string }>('SELECT count(*) FROM shared.audit_log WHERE row_hash IS NULL');
+  const unsealed = await owner.query<{ count: string }>('SELECT count(*) FROM shared.audit_log a WHERE NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)');
+  const number = (value: string | null): number | null => (value === null ? null : Number(value));
   return {
     sealed,
     chains: chains.rows.map((row) => ({ ...row, rows: Number(row.rows), lastSeq: Number(row.lastSeq) })),
     unsealed: Number(unsealed.rows[0]!.count),
-    problems: problems.rows.map((row) => ({ ...row, chainSeq: Number(row.chainSeq), auditId: row.auditId === null ? null : Number(row.auditId) })),
+    problems: problems.rows.map((row) => ({ ...row, chainSeq: number(row.chainSeq), auditId: number(row.auditId) })),
   };
 }
 
@@ -136,11 +201,12 @@ export async function auditHistory(owner: pg.Pool, tableName: string, keyText: s
   const key = parseAuditKey(keyText, tables.get(table)!, table);
   const [schema, name] = table.split('.') as [string, string];
   const { rows } = await owner.query<AuditEntry & { id: string; txid: string; chainSeq: string | null }>(
-    `SELECT id, occurred_at AS "occurredAt", operation, row_key AS key, old_values AS "oldValues", new_values AS "newValues",
-            db_role AS "dbRole", actor, txid, chain_seq AS "chainSeq"
-       FROM shared.audit_log
-      WHERE table_schema = $1 AND table_name = $2 AND row_key = $3::jsonb
-      ORDER BY id`,
+    `SELECT a.id, a.occurred_at AS "occurredAt", a.operation, a.row_key AS key, a.old_values AS "oldValues", a.new_values AS "newValues",
+            a.db_role AS "dbRole", a.actor, a.txid, s.chain_seq AS "chainSeq"
+       FROM shared.audit_log a
+       LEFT JOIN shared.audit_seals s ON s.audit_id = a.id
+      WHERE a.table_schema = $1 AND a.table_name = $2 AND a.row_key = $3::jsonb
+      ORDER BY a.id`,
     [schema, name, JSON.stringify(key)],
   );
   return {

@@ -117,7 +117,7 @@ it('secrets never enter the trail: an encrypted column is recorded as "[redacted
   expect(shown.stdout + shown.stderr).not.toContain('T0KEN-audit-s3cret');
 });
 
-it('UPDATE, DELETE and TRUNCATE of audit_log are refused for every role: by privilege for the services, by trigger for the owner and a superuser', async () => {
+it('UPDATE, DELETE and TRUNCATE of audit_log and its seals are refused for every role: by privilege for the services, by trigger for the owner and a superuser', async () => {
   await sealAuditLog(owner);
   const roles = ['data_ingestion_user', 'strategy_engine_user', 'execution_user', 'risk_management_user', 'analytics_user', 'notification_user', 'logging_user', 'trading_readonly'];
   const statements = ["UPDATE shared.audit_log SET actor = 'forged'", 'DELETE FROM shared.audit_log', 'TRUNCATE shared.audit_log', "INSERT INTO shared.audit_log (table_schema, table_name, row_key, operation) VALUES ('x', 'y', '{}', 'INSERT')"];
@@ -141,9 +141,11 @@ it('UPDATE, DELETE and TRUNCATE of audit_log are refused for every role: by priv
     expect(`owner: ${await refusal('trading_user', statement)}`).toBe('owner: 23001');
     await expect(trading.admin.query(statement)).rejects.toMatchObject({ code: '23001' });
   }
-  // Even before it is sealed, a row's content cannot change.
-  await trading.admin.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('AUD9')");
-  await expect(trading.admin.query("UPDATE shared.audit_log SET actor = 'forged', row_hash = '\\x00' WHERE row_hash IS NULL")).rejects.toMatchObject({ code: '23001' });
+  // Nor the seals.
+  for (const statement of ["UPDATE shared.audit_seals SET row_hash = row_hash", 'DELETE FROM shared.audit_seals', 'TRUNCATE shared.audit_seals']) {
+    await expect(trading.admin.query(statement)).rejects.toMatchObject({ code: '23001' });
+    expect(await refusal('execution_user', statement)).toBe('42501');
+  }
 });
 
 /** A connection as `role` (the test server trusts local connections, as CI's does). */
@@ -163,7 +165,8 @@ async function sealEverything(): Promise<void> {
 it('a transaction still writing holds back the seal: its rows join the chain after it commits, in a final order', async () => {
   const sealedSymbols = async () =>
     (await trading.admin.query(
-      "SELECT row_key->>'symbol' AS symbol, chain_seq::int FROM shared.audit_log WHERE table_name = 'symbols' AND row_key->>'symbol' IN ('SLOW1', 'FAST1') AND chain_seq IS NOT NULL ORDER BY chain_seq",
+      `SELECT a.row_key->>'symbol' AS symbol, s.chain_seq::int FROM shared.audit_log a JOIN shared.audit_seals s ON s.audit_id = a.id
+        WHERE a.table_name = 'symbols' AND a.row_key->>'symbol' IN ('SLOW1', 'FAST1') ORDER BY s.chain_seq`,
     )).rows;
   await sealEverything();
   const slow = await connectAs('data_ingestion_user');
@@ -184,7 +187,7 @@ it('a transaction still writing holds back the seal: its rows join the chain aft
   expect(rows[1].chain_seq).toBe(rows[0].chain_seq + 1);
 });
 
-it('concurrent writers with the sealer running: every row sealed once, every chain intact; then a changed row, a row removed inside a chain and rows removed at its end are each named', async () => {
+it('concurrent writers with the sealer running: every row sealed once, every chain intact; then a changed row, a deleted row, a gap and a row added by hand are each named', async () => {
   const sealer = startAuditSealer(trading.db.config, { intervalMs: 5 });
   try {
     await Promise.all(
@@ -210,26 +213,35 @@ it('concurrent writers with the sealer running: every row sealed once, every cha
   expect(orderChain.rows).toBeGreaterThanOrEqual(150);
 
   // Tampering as a superuser who switches the triggers off.
+  const sealOf = (table: string, seq: number) => `(SELECT audit_id FROM shared.audit_seals WHERE table_name = '${table}' AND chain_seq = ${seq})`;
+  const positionsEnd = (await trading.admin.query("SELECT max(chain_seq)::int AS seq FROM shared.audit_seals WHERE table_name = 'positions'")).rows[0].seq;
   await trading.admin.query('SET session_replication_role = replica');
   try {
-    await trading.admin.query("UPDATE shared.audit_log SET new_values = jsonb_set(new_values, '{quantity}', '1000') WHERE table_name = 'orders' AND chain_seq = 7");
-    await trading.admin.query("DELETE FROM shared.audit_log WHERE table_name = 'positions' AND chain_seq = 3");
-    await trading.admin.query("DELETE FROM shared.audit_log WHERE table_name = 'accounts' AND chain_seq >= (SELECT last_seq - 1 FROM shared.audit_chain_heads WHERE table_name = 'accounts')");
+    await trading.admin.query(`UPDATE shared.audit_log SET new_values = jsonb_set(new_values, '{quantity}', '1000') WHERE id = ${sealOf('orders', 7)}`);
+    await trading.admin.query(`DELETE FROM shared.audit_log WHERE id = ${sealOf('orders', 9)}`);
+    // Rows and their seals removed together leave a gap.
+    await trading.admin.query(`DELETE FROM shared.audit_log WHERE id IN (${sealOf('positions', 3)}, ${sealOf('positions', 4)})`);
+    await trading.admin.query("DELETE FROM shared.audit_seals WHERE table_name = 'positions' AND chain_seq IN (3, 4)");
+    // A row added by hand, below what the sealer has covered.
+    await trading.admin.query("INSERT INTO shared.audit_log (table_schema, table_name, row_key, operation, new_values, txid) VALUES ('execution', 'orders', '{}', 'INSERT', '{}', 1)");
   } finally {
     await trading.admin.query('RESET session_replication_role');
   }
-  const heads = await trading.admin.query("SELECT last_seq::int FROM shared.audit_chain_heads WHERE table_name = 'accounts'");
+  const forged = (await trading.admin.query("SELECT max(id)::int AS id FROM shared.audit_log")).rows[0].id;
   const broken = await verifyAuditTrail(owner, { seal: false });
-  expect(broken.problems.map((problem) => `${problem.table} #${problem.chainSeq}: ${problem.problem}`)).toEqual([
-    'execution.orders #7: content changed: the row no longer matches its hash',
-    'execution.positions #4: 1 row(s) missing before this one',
-    `shared.accounts #${heads.rows[0].last_seq}: 2 row(s) missing at the end of the chain (it ends at ${heads.rows[0].last_seq - 2}, sealed up to ${heads.rows[0].last_seq})`,
+  expect(broken.problems.map((problem) => `${problem.table} #${problem.chainSeq ?? '-'}: ${problem.problem}`)).toEqual([
+    'execution.orders #7: content changed: the row no longer matches its seal',
+    'execution.orders #9: row missing: the audit row this seal covers was deleted',
+    'execution.orders #-: never sealed: a row below the sealed horizon without a seal (added by hand)',
+    'execution.positions #5: 2 seal(s) missing before this one',
   ]);
+  expect(broken.problems[2]!.auditId).toBe(forged);
+  expect(positionsEnd).toBeGreaterThan(5);
 
   const cli = await runCli(['audit', 'verify', '--no-seal'], trading.db.env);
   expect(cli.code).toBe(1);
   expect(cli.stdout).toContain('TAMPERED execution.orders #7');
-  expect(cli.stdout).toContain('audit trail BROKEN: 3 problem(s)');
+  expect(cli.stdout).toContain('audit trail BROKEN: 4 problem(s)');
 }, 120_000);
 
 it('`tradedb audit show` lists an order\'s changes, old → new, and names a bad table or key', async () => {
