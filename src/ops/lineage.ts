@@ -13,18 +13,13 @@ async function one(db: Queryable, sql: string, values: unknown[]): Promise<Recor
 }
 
 /**
- * A bar's lineage: the bar, the ingestion run that wrote it last (source, parameters, counters,
- * who started it) and how many rows that run rejected (their reasons: `tradedb quality --run N`).
+ * An ingested row and the ingestion run that wrote it last (source, parameters, counters, who
+ * started it, and how many rows that run rejected: their reasons are `tradedb quality --run N`).
  */
-export async function barLineage(db: Queryable, bar: { symbol: string; interval: string; at: Date; source?: string | undefined }): Promise<Lineage> {
-  const row = await one(
-    db,
-    `SELECT to_jsonb(m) - 'created_at' AS row FROM data_ingestion.market_data m
-      WHERE symbol = upper($1) AND interval = $2 AND ts = $3 AND ($4::text IS NULL OR source = $4) ORDER BY source LIMIT 1`,
-    [bar.symbol, bar.interval, bar.at, bar.source ?? null],
-  );
-  if (!row) throw new UserFacingError(`No ${bar.interval} bar of ${bar.symbol.toUpperCase()} at ${bar.at.toISOString()}${bar.source ? ` from ${bar.source}` : ''}.`);
-  const steps: Lineage['steps'] = [{ what: 'bar', row }];
+async function ingestedRowLineage(db: Queryable, what: string, rowSql: string, values: unknown[], notFound: string): Promise<Lineage> {
+  const row = await one(db, rowSql, values);
+  if (!row) throw new UserFacingError(notFound);
+  const steps: Lineage['steps'] = [{ what, row }];
   if (row.ingestion_run_id !== null) {
     const run = await one(
       db,
@@ -35,6 +30,51 @@ export async function barLineage(db: Queryable, bar: { symbol: string; interval:
     if (run) steps.push({ what: 'ingestion run', row: run });
   }
   return { steps };
+}
+
+/** A bar's lineage: the bar and the ingestion run that wrote it last. */
+export async function barLineage(db: Queryable, bar: { symbol: string; interval: string; at: Date; source?: string | undefined }): Promise<Lineage> {
+  return ingestedRowLineage(
+    db,
+    'bar',
+    `SELECT to_jsonb(m) - 'created_at' AS row FROM data_ingestion.market_data m
+      WHERE symbol = upper($1) AND interval = $2 AND ts = $3 AND ($4::text IS NULL OR source = $4) ORDER BY source LIMIT 1`,
+    [bar.symbol, bar.interval, bar.at, bar.source ?? null],
+    `No ${bar.interval} bar of ${bar.symbol.toUpperCase()} at ${bar.at.toISOString()}${bar.source ? ` from ${bar.source}` : ''}.`,
+  );
+}
+
+/** A day's key statistics of a symbol and the ingestion run that wrote them. */
+export async function statisticsLineage(db: Queryable, symbol: string, asOf: string): Promise<Lineage> {
+  return ingestedRowLineage(
+    db,
+    'key statistics',
+    'SELECT to_jsonb(k) AS row FROM data_ingestion.key_statistics k WHERE symbol = upper($1) AND as_of = $2::date',
+    [symbol, asOf],
+    `No key statistics of ${symbol.toUpperCase()} as of ${asOf}.`,
+  );
+}
+
+/** One holder's line of a holders report and the ingestion run that wrote it. */
+export async function holderLineage(db: Queryable, symbol: string, reportDate: string, holder: string): Promise<Lineage> {
+  return ingestedRowLineage(
+    db,
+    'institutional holder',
+    'SELECT to_jsonb(h) AS row FROM data_ingestion.institutional_holders h WHERE symbol = upper($1) AND report_date = $2::date AND holder = $3',
+    [symbol, reportDate, holder],
+    `No holder "${holder}" of ${symbol.toUpperCase()} in the report of ${reportDate}.`,
+  );
+}
+
+/** A symbol's company profile and the ingestion run that wrote it last. */
+export async function companyLineage(db: Queryable, symbol: string): Promise<Lineage> {
+  return ingestedRowLineage(
+    db,
+    'company profile',
+    "SELECT to_jsonb(c) - 'description' AS row FROM data_ingestion.company_info c WHERE symbol = upper($1)",
+    [symbol],
+    `No company profile of ${symbol.toUpperCase()}.`,
+  );
 }
 
 /**
