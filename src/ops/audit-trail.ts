@@ -11,6 +11,19 @@ import type { Queryable } from '../db/queryable.ts';
  * role: no service role may read the trail.
  */
 
+/** The tables migration 0010 puts under audit: every table users or services change. */
+export const AUDITED_TABLES = [
+  'shared.accounts',
+  'shared.system_config',
+  'data_ingestion.symbols',
+  'strategy_engine.strategies',
+  'execution.orders',
+  'execution.positions',
+  'risk_management.risk_limits',
+  'risk_management.position_limits',
+  'notification.notification_configs',
+];
+
 /** Rows sealed by one transaction at most: a backlog is sealed over several, each one short. */
 const SEAL_BATCH = 5_000;
 
@@ -214,4 +227,21 @@ export async function auditHistory(owner: pg.Pool, tableName: string, keyText: s
     key,
     entries: rows.map((row) => ({ ...row, id: Number(row.id), txid: Number(row.txid), chainSeq: row.chainSeq === null ? null : Number(row.chainSeq) })),
   };
+}
+
+/** What `tradedb doctor` checks of the trail: audited tables whose trigger is gone or disabled, and rows waiting long for their seal. */
+export async function auditTrailHealth(owner: Queryable, staleAfterSeconds = 300): Promise<{ unaudited: string[]; staleUnsealed: number }> {
+  const unaudited = await owner.query<{ table: string }>(
+    `SELECT t.name AS table FROM unnest($1::text[]) AS t (name)
+      WHERE NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = to_regclass(t.name) AND g.tgname = 'audit_changes' AND g.tgenabled <> 'D')
+      ORDER BY 1`,
+    [AUDITED_TABLES],
+  );
+  const stale = await owner.query<{ count: string }>(
+    `SELECT count(*) FROM shared.audit_log a
+      WHERE a.txid >= (SELECT sealed_below_txid FROM shared.audit_seal_state) AND a.occurred_at < now() - make_interval(secs => $1)
+        AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)`,
+    [staleAfterSeconds],
+  );
+  return { unaudited: unaudited.rows.map((row) => row.table), staleUnsealed: Number(stale.rows[0]!.count) };
 }

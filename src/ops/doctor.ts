@@ -3,6 +3,7 @@ import type { Config } from '../config/load-config.ts';
 import { SCHEMAS, SERVICE_NAMES } from '../config/database-config.ts';
 import type { Pools } from '../db/pools.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { auditTrailHealth } from './audit-trail.ts';
 import { collectRoleMatrix, MATRIX_ROLES, roleMatrixViolations } from './role-matrix.ts';
 import { ENCRYPTED_COLUMNS, undecryptableSecrets } from './secret-rotation.ts';
 
@@ -22,7 +23,8 @@ const MIN_PASSWORD_LENGTH = 12;
  * the configuration: a service or read-only role that is a superuser or bypasses row-level
  * security, an account-owned table (account_id NOT NULL) without row-level security, a grant missing or too
  * wide, weak or default passwords and no TLS on a server that is not local, secrets the current
- * key cannot open. An empty list means healthy.
+ * key cannot open, an audited table without its audit trigger, audit rows long unsealed. An empty
+ * list means healthy.
  */
 export async function runDoctor(config: Config, pools: Pools, owner: pg.Pool): Promise<DoctorFinding[]> {
   const findings: DoctorFinding[] = [];
@@ -64,6 +66,12 @@ export async function runDoctor(config: Config, pools: Pools, owner: pg.Pool): P
   );
   if (secrets.stored > 0 && !key) findings.push({ severity: 'warning', check: 'secrets', detail: 'encrypted secrets are stored but TRADEDB_ENCRYPTION_KEY is not set: they cannot be used' });
   for (const name of secrets.undecryptable) findings.push({ severity: 'error', check: 'secrets', detail: `${name} does not decrypt with TRADEDB_ENCRYPTION_KEY` });
+
+  const audit = await auditTrailHealth(owner);
+  for (const table of audit.unaudited) findings.push({ severity: 'error', check: 'audit trail', detail: `${table} has no enabled audit_changes trigger: its changes are not recorded (SELECT shared.audit_table('${table}') as the owner)` });
+  if (audit.staleUnsealed > 0) {
+    findings.push({ severity: 'warning', check: 'audit trail', detail: `${audit.staleUnsealed} audit row(s) older than 5 minutes are not sealed: no sealer is running (npm start runs one; or run tradedb audit seal), or a transaction has been open that long` });
+  }
   return findings;
 }
 

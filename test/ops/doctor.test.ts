@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createOwnerPool } from '../../src/db/owner-pool.ts';
+import { sealAuditLog } from '../../src/ops/audit-trail.ts';
 import { connectionFindings, runDoctor } from '../../src/ops/doctor.ts';
 import { NotificationConfigService } from '../../src/services/notification/notification-config-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
@@ -36,6 +37,23 @@ it('a freshly set-up database is healthy; row-level security switched off on an 
   } finally {
     await trading.admin.query('ALTER TABLE execution.trades ENABLE ROW LEVEL SECURITY');
   }
+});
+
+const auditFindings = async () => (await runDoctor(settings({ TRADEDB_ENCRYPTION_KEY: KEY }), trading.pools, owner)).filter((finding) => finding.check === 'audit trail');
+
+it('an audited table whose audit trigger is disabled is an error; audit rows long unsealed are a warning until sealed', async () => {
+  await trading.admin.query('ALTER TABLE execution.positions DISABLE TRIGGER audit_changes');
+  await trading.admin.query("INSERT INTO shared.audit_log (occurred_at, table_schema, table_name, row_key, operation, new_values) VALUES (now() - interval '10 minutes', 'shared', 'accounts', '{}', 'INSERT', '{}')");
+  try {
+    expect(await auditFindings()).toEqual([
+      { severity: 'error', check: 'audit trail', detail: "execution.positions has no enabled audit_changes trigger: its changes are not recorded (SELECT shared.audit_table('execution.positions') as the owner)" },
+      { severity: 'warning', check: 'audit trail', detail: '1 audit row(s) older than 5 minutes are not sealed: no sealer is running (npm start runs one; or run tradedb audit seal), or a transaction has been open that long' },
+    ]);
+  } finally {
+    await trading.admin.query('ALTER TABLE execution.positions ENABLE TRIGGER audit_changes');
+  }
+  await sealAuditLog(owner);
+  expect(await auditFindings()).toEqual([]);
 });
 
 it('on a remote server: no TLS, and missing, short, default or name-like passwords are errors; a local server needs none of it', () => {
