@@ -17,6 +17,7 @@ import { connectRedis, redisReady } from '../../../src/events/redis-connection.t
 import { redisUnavailableReason, startPrivateRedis } from '../../support/redis-server.ts';
 import { failingOn, recordingHandler } from '../../support/recording-handler.ts';
 import { busConfig, openEventDatabase, publishPositionEvents, type EventDatabase } from '../../support/event-harness.ts';
+import { configureLogging } from '../../../src/services/logging/logger.ts';
 import { waitFor } from '../../support/wait-for.ts';
 
 const KEY = 'test-encryption-key-0123456789';
@@ -80,10 +81,13 @@ describe('notifications', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/secret-token-123`;
+    // Every log line of the test, to look for the secret in.
+    const logLines: string[] = [];
+    configureLogging({ level: 'debug', console: { write: (line: string) => logLines.push(line) } });
     try {
       await configs.add({ name: 'ops-webhook', channel: 'webhook', target: { url }, eventTypes: ['risk.breached'], minSeverity: 'warning' });
-      const stored = await db.admin.query("SELECT position('secret-token' IN encode(target_encrypted, 'escape')) AS found FROM notification.notification_configs WHERE name = 'ops-webhook'");
-      expect(stored.rows[0].found).toBe(0);
+      const ciphertext = await db.admin.query("SELECT position('secret-token' IN encode(target_encrypted, 'escape')) AS found FROM notification.notification_configs WHERE name = 'ops-webhook'");
+      expect(ciphertext.rows[0].found).toBe(0);
 
       await publishPositionEvents(db.pools.services.logging, 2, 2, 'QUIET');
       const eventId = await publishBreach();
@@ -94,7 +98,18 @@ describe('notifications', () => {
       expect(attempts[0]!.error).toMatch(/^webhook 127\.0\.0\.1:\d+: HTTP 503$/);
       expect(requests).toHaveLength(3);
       expect(requests[0]).toMatchObject({ path: '/hooks/secret-token-123', key: eventId, body: { severity: 'warning', subject: expect.stringContaining('risk limit breached (max_order_notional) on account acct-e') } });
+
+      // The secret reached the webhook, and nowhere else: not the logs (which did record the
+      // failed attempts), not the delivery log, not the audit trail.
+      expect(logLines.filter((line) => line.includes('ops-webhook of risk.breached failed'))).toHaveLength(2);
+      expect(logLines.join('\n')).not.toContain('secret-token');
+      const stored = await db.admin.query(
+        "SELECT (SELECT string_agg(to_jsonb(l)::text, '') FROM notification.notification_logs l) || (SELECT string_agg(to_jsonb(a)::text, '') FROM shared.audit_log a) AS text",
+      );
+      expect(stored.rows[0].text).toContain('ops-webhook');
+      expect(stored.rows[0].text).not.toContain('secret-token');
     } finally {
+      configureLogging({ level: 'silent' });
       server.close();
     }
   });
