@@ -11,7 +11,6 @@ import { connectAdmin, runSetup } from '../src/db/setup.ts';
 import { recordFills } from '../src/services/execution/fill-batch.ts';
 import { executeOrder } from '../src/services/execution/order-execution.ts';
 import { OrderService } from '../src/services/execution/order-service.ts';
-import { startAuditSealer } from '../src/ops/audit-sealer.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
@@ -59,7 +58,10 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
       // As deployed: the outbox triggers write each order's events and a relay publishes them;
       // the audit triggers record each change and the sealer chains them. Against the same with
       // the audit triggers off, in halves A B B A.
-      const { audited: ours, unaudited } = await withRelay(server.env, config, () => auditOnAndOff(config, clients, seconds));
+      // The sealer runs throughout, as deployed (with nothing to seal while the triggers are off).
+      const { audited: ours, unaudited } = await withRelay(server.env, config, () =>
+        withCliProcess(['audit', 'sealer'], server.env, config, 'audit sealer running', () => auditOnAndOff(config, clients, seconds)),
+      );
       const auditCost = 1 - ours / unaudited;
       // The same without events (triggers disabled, no relay) and without the audit trail.
       await setOutboxTriggers(config, false);
@@ -116,19 +118,12 @@ async function setAuditTriggers(config: DatabaseConfig, enabled: boolean): Promi
 }
 
 /**
- * The order flow with the audit trail (triggers on, the sealer running as `npm start` runs it)
- * and without (triggers off), in four halves of `seconds`: on, off, off, on.
+ * The order flow with the audit triggers on and off, in four halves of `seconds`: on, off, off,
+ * on (so that drift of the machine cancels).
  */
 async function auditOnAndOff(config: DatabaseConfig, clients: number, seconds: number): Promise<{ audited: number; unaudited: number }> {
   const half = seconds / 2;
-  const audited = async (): Promise<number> => {
-    const sealer = startAuditSealer(config);
-    try {
-      return await orderFlow(config, clients, half);
-    } finally {
-      await sealer.stop();
-    }
-  };
+  const audited = (): Promise<number> => orderFlow(config, clients, half);
   const unaudited = async (): Promise<number> => {
     await setAuditTriggers(config, false);
     try {
@@ -151,24 +146,32 @@ async function auditOnAndOff(config: DatabaseConfig, clients: number, seconds: n
 async function withRelay<T>(env: Record<string, string>, config: DatabaseConfig, work: () => Promise<T>): Promise<T> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `tdbbflow${Date.now().toString(36)}`;
-  const relay = spawn(process.execPath, [CLI, 'relay'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database, REDIS_URL: redisUrl, TRADEDB_REDIS_PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((resolve) => relay.once('exit', resolve));
   try {
-    await new Promise<void>((resolve, reject) => {
-      relay.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('relay running') && resolve());
-      relay.once('exit', (code) => reject(new Error(`tradedb relay exited (${code}) before it ran`)));
-    });
-    return await work();
+    return await withCliProcess(['relay'], { ...env, REDIS_URL: redisUrl, TRADEDB_REDIS_PREFIX: prefix }, config, 'relay running', work);
   } finally {
-    relay.kill('SIGINT');
-    await exited;
     const redis = new Redis(redisUrl);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
+  }
+}
+
+/** Runs `work` while `tradedb ARGS` (a service process: relay, audit sealer) runs against the bench's databases. */
+async function withCliProcess<T>(args: string[], env: Record<string, string>, config: DatabaseConfig, readyLine: string, work: () => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes(readyLine) && resolve());
+      child.once('exit', (code) => reject(new Error(`tradedb ${args.join(' ')} exited (${code}) before it ran`)));
+    });
+    return await work();
+  } finally {
+    child.kill('SIGINT');
+    await exited;
   }
 }
 

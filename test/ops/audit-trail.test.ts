@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createOwnerPool } from '../../src/db/owner-pool.ts';
@@ -243,6 +246,24 @@ it('concurrent writers with the sealer running: every row sealed once, every cha
   expect(cli.stdout).toContain('TAMPERED execution.orders #7');
   expect(cli.stdout).toContain('audit trail BROKEN: 4 problem(s)');
 }, 120_000);
+
+it('`tradedb audit sealer` seals changes as they commit until Ctrl-C, then says how many it sealed', async () => {
+  const child = spawn(process.execPath, [path.resolve('bin/tradedb.js'), 'audit', 'sealer', '--interval', '50'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...trading.db.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit');
+  try {
+    await once(child.stdout, 'data');
+    await trading.pools.services.data_ingestion.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('SEAL1'), ('SEAL2')");
+    const sealed = () =>
+      trading.admin.query("SELECT count(*)::int AS n FROM shared.audit_log a JOIN shared.audit_seals s ON s.audit_id = a.id WHERE a.row_key->>'symbol' IN ('SEAL1', 'SEAL2')");
+    await waitFor(async () => (await sealed()).rows[0].n === 2, { timeoutMs: 30_000 });
+  } finally {
+    child.kill('SIGINT');
+  }
+  expect((await exited)[0]).toBe(0);
+  expect(stderr).toMatch(/audit sealer stopped after sealing [1-9]\d* rows\./);
+});
 
 it('`tradedb audit show` lists an order\'s changes, old → new, and names a bad table or key', async () => {
   const order = await trading.admin.query("SELECT id FROM execution.orders WHERE client_order_id = 'aud-0'");

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { auditHistory, sealAuditLog, verifyAuditTrail, type AuditEntry } from '../../ops/audit-trail.ts';
-import { withOwnerPool } from '../database-session.ts';
+import { startAuditSealer } from '../../ops/audit-sealer.ts';
+import { withOwnerPool, withServicePools } from '../database-session.ts';
+import { parseWholeNumber } from '../option-parsers.ts';
+import { waitForShutdown } from '../shutdown.ts';
 
 /** One line a change: when, what, who, and the changed values (old → new on updates). */
 function formatEntry(entry: AuditEntry): string {
@@ -47,6 +50,20 @@ export function registerAuditCommand(program: Command): void {
       if (options.json) console.log(JSON.stringify(history, null, 2));
       else if (history.entries.length === 0) console.log(`no recorded change of ${history.table} ${JSON.stringify(history.key)}`);
       else console.log(history.entries.map(formatEntry).join('\n'));
+    });
+  audit
+    .command('sealer')
+    .description('run only the audit sealer until Ctrl-C (`npm start` runs one; `--no-audit-sealer` leaves it out there)')
+    .option('--interval <ms>', 'pause between seals', parseWholeNumber, 1000)
+    .action(async (options: { interval: number }) => {
+      await withServicePools(async (_pools, { server }) => {
+        const sealer = startAuditSealer(server.config, { intervalMs: options.interval });
+        console.log(`audit sealer running (every ${options.interval} ms). Ctrl-C stops it.`);
+        const signal = await waitForShutdown();
+        console.error(`${signal} received, stopping the audit sealer ...`);
+        await sealer.stop();
+        console.error(`audit sealer stopped after sealing ${sealer.sealed} rows.`);
+      }, 'service');
     });
   audit
     .command('seal')
