@@ -34,7 +34,7 @@ INSERT INTO setup_expected_schema (schema_name) VALUES
     ('data_ingestion'), ('strategy_engine'), ('execution'), ('risk_management'),
     ('analytics'), ('notification'), ('logging'), ('shared');
 
--- Every table of 02 (and the audit trail's of 0010) with its primary key (the distribution column first where it has one),
+-- Every table of 02 (and the audit trail's of 0010, the API tokens of 0011) with its primary key (the distribution column first where it has one),
 -- its identity column and whether it is partitioned.
 CREATE TEMP TABLE IF NOT EXISTS setup_expected_table (
     schema_name text, table_name text, primary_key text, identity_column text, partitioned boolean);
@@ -46,6 +46,7 @@ INSERT INTO setup_expected_table (schema_name, table_name, primary_key, identity
     ('shared',          'audit_log',             'id, occurred_at',                   'id', true),
     ('shared',          'audit_seals',           'table_schema, table_name, chain_seq', NULL, false),
     ('shared',          'audit_seal_state',      'singleton',                         NULL, false),
+    ('shared',          'api_tokens',            'id',                                'id', false),
     ('data_ingestion',  'symbols',               'symbol',                            NULL, false),
     ('data_ingestion',  'delisted_symbols',      'symbol, delisted_on',               NULL, false),
     ('data_ingestion',  'ingestion_runs',        'id',                                'id', false),
@@ -312,7 +313,8 @@ SELECT 'trigger', format('%s on %s', e.trigger_name, e.table_name),
                ('execution.positions',                  'audit_changes'),
                ('risk_management.risk_limits',          'audit_changes'),
                ('risk_management.position_limits',      'audit_changes'),
-               ('notification.notification_configs',    'audit_changes')
+               ('notification.notification_configs',    'audit_changes'),
+               ('shared.api_tokens',                    'audit_changes')
        ) AS e (table_name, trigger_name);
 
 INSERT INTO setup_check (kind, object_name, present)
@@ -410,7 +412,8 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
 
 -- Tables: own schema read-write, readable schemas SELECT only, every other table nothing.
 -- TRUNCATE, REFERENCES and TRIGGER are granted to nobody. The audit trail is the owner's alone
--- (migration 0010): its old and new values are account data that row-level security guards.
+-- (migration 0010): its old and new values are account data that row-level security guards; so
+-- are the API tokens (0011).
 INSERT INTO setup_check (kind, object_name, present)
 SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
        format('%s%s %s on %s', CASE WHEN expected THEN '' ELSE 'no ' END, grantee, privilege, table_name),
@@ -418,7 +421,7 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
   FROM (SELECT g.grantee, t.schema_name || '.' || t.table_name AS table_name, p.privilege,
                ((a.access = 'write' AND p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
                    OR (a.access = 'read' AND p.privilege = 'SELECT'))
-                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_seals'), ('shared', 'audit_seal_state')) AS expected,
+                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_seals'), ('shared', 'audit_seal_state'), ('shared', 'api_tokens')) AS expected,
                has_table_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                    to_regclass(format('%I.%I', t.schema_name, t.table_name)),
                                    p.privilege) AS held

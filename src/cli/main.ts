@@ -23,6 +23,7 @@ import { registerRolesCommand } from './commands/roles-command.ts';
 import { registerDoctorCommand } from './commands/doctor-command.ts';
 import { registerLineageCommand } from './commands/lineage-command.ts';
 import { registerAuditCommand } from './commands/audit-command.ts';
+import { registerTokenCommands } from './commands/token-commands.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -46,6 +47,7 @@ registerRolesCommand(program);
 registerDoctorCommand(program);
 registerLineageCommand(program);
 registerAuditCommand(program);
+registerTokenCommands(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

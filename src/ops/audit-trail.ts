@@ -22,6 +22,7 @@ export const AUDITED_TABLES = [
   'risk_management.risk_limits',
   'risk_management.position_limits',
   'notification.notification_configs',
+  'shared.api_tokens',
 ];
 
 /** Rows sealed by one transaction at most: a backlog is sealed over several, each one short. */

@@ -33,6 +33,8 @@ const INVOCATIONS: string[][] = [
   ['lineage', 'holder', 'INJ1', '--report-date', '2025-01-01', '--holder', PAYLOAD],
   ['lineage', 'company', PAYLOAD],
   ['lineage', 'bar', PAYLOAD, '--at', '2025-01-01', '--source', PAYLOAD],
+  ['tokens', 'revoke', PAYLOAD],
+  ['tokens', 'create', PAYLOAD, '--scope', 'read'],
   ['audit', 'show', '--table', PAYLOAD, '--key', '1'],
   ['audit', 'show', '--table', 'symbols', '--key', PAYLOAD],
   ['audit', 'show', '--table', 'orders', '--key', `account_id=${PAYLOAD},id=1`],
