@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { createOwnerPool } from '../../src/db/owner-pool.ts';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { startAuditSealer } from '../../src/ops/audit-sealer.ts';
 import { sealAuditLog, verifyAuditTrail } from '../../src/ops/audit-trail.ts';
@@ -24,10 +23,9 @@ let owner: pg.Pool;
 
 beforeAll(async () => {
   trading = await openTradingDatabase('audit', { accounts: ['aud-a', 'aud-b'], symbols: ['AUD1', 'AUD2'] });
-  owner = createOwnerPool(trading.db.config);
+  owner = trading.owner;
 });
 afterAll(async () => {
-  await owner?.end();
   await trading?.close();
 });
 

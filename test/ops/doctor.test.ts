@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config/load-config.ts';
-import { createOwnerPool } from '../../src/db/owner-pool.ts';
 import { sealAuditLog } from '../../src/ops/audit-trail.ts';
 import { connectionFindings, runDoctor } from '../../src/ops/doctor.ts';
 import { NotificationConfigService } from '../../src/services/notification/notification-config-service.ts';
@@ -13,10 +12,9 @@ let owner: pg.Pool;
 
 beforeAll(async () => {
   trading = await openTradingDatabase('doctor', { accounts: [], symbols: [] });
-  owner = createOwnerPool(trading.db.config);
+  owner = trading.owner;
 });
 afterAll(async () => {
-  await owner?.end();
   await trading?.close();
 });
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createOwnerPool } from '../../src/db/owner-pool.ts';
 import { rotateEncryptionKey, SecretRotationError } from '../../src/ops/secret-rotation.ts';
 import { NotificationConfigService } from '../../src/services/notification/notification-config-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
@@ -12,10 +11,9 @@ let owner: pg.Pool;
 
 beforeAll(async () => {
   trading = await openTradingDatabase('secrets', { accounts: [], symbols: [] });
-  owner = createOwnerPool(trading.db.config);
+  owner = trading.owner;
 });
 afterAll(async () => {
-  await owner?.end();
   await trading?.close();
 });
 

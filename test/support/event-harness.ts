@@ -1,31 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Queryable } from '../../src/db/queryable.ts';
-import { createOwnerPool } from '../../src/db/owner-pool.ts';
 import { publishEvent } from '../../src/events/event-publisher.ts';
 import { openTradingDatabase, type TradingDatabase } from './trading-database.ts';
 
 export { recordingHandler } from './recording-handler.ts';
 
-/** A test file's trading database with the owner pool (for relays) and a table handlers write. */
-export interface EventDatabase extends TradingDatabase {
-  owner: pg.Pool;
-}
+/** A test file's trading database (the owner pool runs relays) with a table handlers write. */
+export type EventDatabase = TradingDatabase;
 
 export async function openEventDatabase(label: string): Promise<EventDatabase> {
   const trading = await openTradingDatabase(label, { accounts: ['acct-e'], symbols: ['EVT'] });
-  const owner = createOwnerPool(trading.db.config);
   // Created by the owner, so that analytics_user may write it (02's default privileges).
-  await owner.query(`CREATE TABLE analytics.test_effects (
+  await trading.owner.query(`CREATE TABLE analytics.test_effects (
       event_id uuid NOT NULL, aggregate_id text NOT NULL, version bigint, consumer text, handled_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-  return {
-    ...trading,
-    owner,
-    async close() {
-      await owner.end();
-      await trading.close();
-    },
-  };
+  return trading;
 }
 
 /** Publishes `count` position events over `aggregates` positions named PREFIX0, PREFIX1, ..., versions 1, 2, ... per position. */

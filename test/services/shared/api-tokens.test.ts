@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
-import { createOwnerPool } from '../../../src/db/owner-pool.ts';
 import { ApiTokenService } from '../../../src/services/shared/api-token-service.ts';
 import { runCli } from '../../support/run-cli.ts';
 import { openTradingDatabase, type TradingDatabase } from '../../support/trading-database.ts';
@@ -9,10 +8,9 @@ let trading: TradingDatabase;
 let owner: pg.Pool;
 beforeAll(async () => {
   trading = await openTradingDatabase('tokens', { accounts: [], symbols: [] });
-  owner = createOwnerPool(trading.db.config);
+  owner = trading.owner;
 });
 afterAll(async () => {
-  await owner?.end();
   await trading?.close();
 });
 
