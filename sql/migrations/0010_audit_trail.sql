@@ -232,22 +232,41 @@ CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON shared.audit_s
 -- Privileges: the owner alone reads the trail and runs its functions
 -- ---------------------------------------------------------------------------------------------
 
-DO $$
+-- The service roles and trading_readonly lose every privilege on a table and its partitions
+-- (02's grant matrix gives them SELECT on all of shared, also when psql runs 02 again).
+CREATE OR REPLACE FUNCTION shared.restrict_to_owner(target regclass)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
-    reader     name;
-    audit_part regclass;
+    reader    name;
+    relation  regclass;
 BEGIN
     FOREACH reader IN ARRAY ARRAY['data_ingestion_user', 'strategy_engine_user', 'execution_user',
                                   'risk_management_user', 'analytics_user', 'notification_user',
                                   'logging_user', 'trading_readonly']::name[]
     LOOP
         CONTINUE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = reader);
-        EXECUTE format('REVOKE ALL ON TABLE shared.audit_log, shared.audit_seals, shared.audit_seal_state FROM %I', reader);
-        FOR audit_part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'shared.audit_log'::regclass LOOP
-            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', audit_part, reader);
+        FOR relation IN SELECT target UNION ALL SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = target LOOP
+            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', relation, reader);
         END LOOP;
-        -- New tables in shared are no longer readable by default (a new month of audit_log
-        -- would otherwise be): a later migration grants what it means to share.
+    END LOOP;
+END
+$$;
+
+SELECT shared.restrict_to_owner(t) FROM unnest('{shared.audit_log, shared.audit_seals, shared.audit_seal_state}'::regclass[]) AS t;
+
+-- New tables in shared are no longer readable by default (a new month of audit_log would
+-- otherwise be): a later migration grants what it means to share.
+DO $$
+DECLARE
+    reader name;
+BEGIN
+    FOR reader IN SELECT rolname FROM pg_roles
+                   WHERE rolname IN ('data_ingestion_user', 'strategy_engine_user', 'execution_user', 'risk_management_user',
+                                     'analytics_user', 'notification_user', 'logging_user', 'trading_readonly')
+    LOOP
         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA shared REVOKE SELECT ON TABLES FROM %I', reader);
     END LOOP;
 END
@@ -255,6 +274,6 @@ $$;
 
 REVOKE ALL ON FUNCTION shared.audit_row_change(), shared.audit_table(regclass, text[]),
     shared.audit_content(shared.audit_log), shared.verify_audit_chain(),
-    shared.audit_log_append_only()
+    shared.audit_log_append_only(), shared.restrict_to_owner(regclass)
     FROM PUBLIC, data_ingestion_user, strategy_engine_user, execution_user, risk_management_user,
          analytics_user, notification_user, logging_user;

@@ -20,3 +20,6 @@ CREATE TABLE IF NOT EXISTS shared.api_tokens (
 COMMENT ON TABLE shared.api_tokens IS 'API bearer tokens: only the SHA-256 of each is kept (tradedb tokens).';
 
 SELECT shared.audit_table('shared.api_tokens', '{token_hash}');
+
+-- The owner's alone, also after a psql re-run of 02 (whose grant matrix covers all of shared).
+SELECT shared.restrict_to_owner('shared.api_tokens');

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { SERVICE_NAMES, type DatabaseConfig, type ServiceName } from '../config/database-config.ts';
 import { connectionOptions } from './connection-options.ts';
+import { keepConnectionsOnRefusal } from './pool-query.ts';
 
 /** One pool per service, each connecting as that service's role, plus the orchestration pool. */
 export interface Pools {
@@ -22,18 +23,21 @@ export interface PoolStats {
 /**
  * Creates the pools (lazily: no connection is opened until the first query). A service's
  * connections use its own role, `search_path` = its schema then `shared`, and
- * `application_name` `tradedb:<service>` so pg_stat_activity shows who holds what.
+ * `application_name` `tradedb:<service>` so pg_stat_activity shows who holds what. A statement
+ * the server refuses does not cost a service pool its connection (keepConnectionsOnRefusal).
  */
 export function createPools(config: DatabaseConfig, onError: (pool: string, error: Error) => void = () => undefined): Pools {
   const services = Object.fromEntries(
     SERVICE_NAMES.map((service) => {
       const settings = config.services[service];
-      const pool = new pg.Pool(
-        connectionOptions(config, settings, config.trading.database, {
-          applicationName: `tradedb:${service}`,
-          searchPath: [settings.schema, 'shared'],
-          pool: settings.pool,
-        }),
+      const pool = keepConnectionsOnRefusal(
+        new pg.Pool(
+          connectionOptions(config, settings, config.trading.database, {
+            applicationName: `tradedb:${service}`,
+            searchPath: [settings.schema, 'shared'],
+            pool: settings.pool,
+          }),
+        ),
       );
       return [service, pool];
     }),

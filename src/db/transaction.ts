@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
 import type { ConnectionSource, Queryable } from './queryable.ts';
 import { correlationStatement } from '../shared/correlation.ts';
+import { queryKeepingConnection } from './pool-query.ts';
 
 export interface TransactionOptions {
   /** Default 'read committed'. Use 'serializable' where a race must be impossible. */
@@ -63,26 +64,6 @@ export function statementTransactions(pool: pg.Pool, options: Omit<TransactionOp
         ? withTransaction(pool, (client) => client.query(textOrConfig as string, values), options)
         : retryingConflicts(() => queryKeepingConnection(pool, textOrConfig, values), options),
   } as Queryable;
-}
-
-/**
- * pool.query, except that a statement the server refuses (an error with a SQLSTATE, the session
- * healthy) hands its connection back: pg-pool's own query() destroys the connection on any error,
- * so every refused order or fill cost a new connection and its authentication (~40 ms here).
- */
-export async function queryKeepingConnection(pool: pg.Pool, textOrConfig: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
-  const client = await pool.connect();
-  let failure: Error | undefined;
-  try {
-    return await client.query(textOrConfig as string, values);
-  } catch (error) {
-    // A connection-level failure (no SQLSTATE, or class 08 / 57P) leaves the session unusable.
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== 'string' || code.startsWith('08') || code.startsWith('57P')) failure = error as Error;
-    throw error;
-  } finally {
-    client.release(failure);
-  }
 }
 
 /** Runs `attempt` until it succeeds, retrying 40001/40P01 after a jittered backoff; errors leave typed. */

@@ -5,6 +5,7 @@ import { sealAuditLog } from '../../src/ops/audit-trail.ts';
 import { connectionFindings, runDoctor } from '../../src/ops/doctor.ts';
 import { NotificationConfigService } from '../../src/services/notification/notification-config-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const KEY = 'doctor-key-0123456789';
 let trading: TradingDatabase;
@@ -50,7 +51,8 @@ it('an audited table whose audit trigger is disabled is an error; audit rows lon
   } finally {
     await trading.admin.query('ALTER TABLE execution.positions ENABLE TRIGGER audit_changes');
   }
-  await sealAuditLog(owner);
+  // Sealing waits for every older transaction on the server (other test files' too) to end.
+  await waitFor(async () => (await sealAuditLog(owner), (await auditFindings()).length === 0), { timeoutMs: 30_000 });
   expect(await auditFindings()).toEqual([]);
 });
 
