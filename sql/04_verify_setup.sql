@@ -526,7 +526,7 @@ SELECT 'privilege-absent', format('no %s EXECUTE on %s', g.grantee, f.signature)
                                       to_regprocedure(f.signature), 'EXECUTE')
   FROM (SELECT grantee FROM setup_expected_grantee UNION ALL SELECT 'public') AS g
  CROSS JOIN (VALUES ('shared.audit_row_change()'), ('shared.audit_table(regclass,text[])'),
-                    ('shared.verify_audit_chain()'), ('shared.restrict_to_owner(regclass)')) AS f (signature);
+                    ('shared.seal_audit_log(integer)'), ('shared.verify_audit_chain()'), ('shared.restrict_to_owner(regclass)')) AS f (signature);
 
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.

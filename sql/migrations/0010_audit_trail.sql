@@ -9,8 +9,8 @@
 -- Tamper evidence: each row is sealed into a hash chain per table: its seal in
 -- shared.audit_seals holds sha256(previous seal's hash || the row's content) and its place in the
 -- chain. The chain is not extended inside the writing transaction (that would make every writer
--- of a table wait for the one before it to commit): the sealer (`npm start` every second,
--- `tradedb audit seal|verify`; src/ops/audit-trail.ts) seals rows once every transaction older
+-- of a table wait for the one before it to commit): shared.seal_audit_log (run by `npm start`
+-- every second, `tradedb audit seal|sealer|verify`) seals rows once every transaction older
 -- than them has ended, so the chain order is final when it is written. Seals are separate rows,
 -- so audit_log rows are never updated, not even to seal them. shared.verify_audit_chain
 -- recomputes every hash and finds changed rows, deleted rows and gaps in a chain.
@@ -167,6 +167,67 @@ AS $$
                entry.db_role, entry.actor, entry.txid)::text, 'UTF8')
 $$;
 
+-- Seals up to max_rows rows and returns how many: per table in id order, continuing its chain.
+-- Only rows of transactions older than every running one (the snapshot's xmin): a transaction
+-- still running may yet add rows with lower ids, which must come first. Progress is kept in
+-- audit_seal_state, so each call looks only at rows added since everything was sealed.
+CREATE OR REPLACE FUNCTION shared.seal_audit_log(max_rows integer DEFAULT 5000)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    horizon     bigint := txid_snapshot_xmin(txid_current_snapshot());
+    entry       record;
+    chain_table text;
+    last_seq    bigint;
+    last_hash   bytea;
+    schemas     text[] := '{}';
+    names       text[] := '{}';
+    seqs        bigint[] := '{}';
+    ids         bigint[] := '{}';
+    times       timestamptz[] := '{}';
+    prevs       bytea[] := '{}';
+    hashes      bytea[] := '{}';
+BEGIN
+    -- One sealer at a time: each chain grows by one writer.
+    PERFORM pg_advisory_xact_lock(hashtext('shared.audit_seals'));
+    FOR entry IN
+        SELECT a.id, a.occurred_at, a.table_schema, a.table_name, shared.audit_content(a) AS content
+          FROM shared.audit_log a
+         WHERE a.txid >= (SELECT sealed_below_txid FROM shared.audit_seal_state) AND a.txid < horizon
+           AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)
+         ORDER BY a.table_schema, a.table_name, a.id
+         LIMIT max_rows
+    LOOP
+        IF chain_table IS DISTINCT FROM entry.table_schema || '.' || entry.table_name THEN
+            chain_table := entry.table_schema || '.' || entry.table_name;
+            SELECT s.chain_seq, s.row_hash INTO last_seq, last_hash
+              FROM shared.audit_seals s
+             WHERE s.table_schema = entry.table_schema AND s.table_name = entry.table_name
+             ORDER BY s.chain_seq DESC LIMIT 1;
+            last_seq := coalesce(last_seq, 0);
+        END IF;
+        schemas := schemas || entry.table_schema;
+        names := names || entry.table_name;
+        ids := ids || entry.id;
+        times := times || entry.occurred_at;
+        prevs := prevs || last_hash;
+        last_seq := last_seq + 1;
+        last_hash := shared.digest(coalesce(last_hash, ''::bytea) || entry.content, 'sha256');
+        seqs := seqs || last_seq;
+        hashes := hashes || last_hash;
+    END LOOP;
+    INSERT INTO shared.audit_seals (table_schema, table_name, chain_seq, audit_id, occurred_at, prev_hash, row_hash)
+    SELECT * FROM unnest(schemas, names, seqs, ids, times, prevs, hashes);
+    -- Everything below the horizon is sealed unless the batch was full: start there next time.
+    IF cardinality(ids) < max_rows THEN
+        UPDATE shared.audit_seal_state SET sealed_below_txid = horizon;
+    END IF;
+    RETURN cardinality(ids);
+END
+$$;
+
 -- Every break in the chains: a row whose content no longer matches its seal, a seal whose row
 -- is gone, a seal that does not follow the one before it, seals missing inside a chain, and rows
 -- below the sealed horizon that have no seal (put there by hand).
@@ -273,7 +334,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION shared.audit_row_change(), shared.audit_table(regclass, text[]),
-    shared.audit_content(shared.audit_log), shared.verify_audit_chain(),
+    shared.audit_content(shared.audit_log), shared.seal_audit_log(integer), shared.verify_audit_chain(),
     shared.audit_log_append_only(), shared.restrict_to_owner(regclass)
     FROM PUBLIC, data_ingestion_user, strategy_engine_user, execution_user, risk_management_user,
          analytics_user, notification_user, logging_user;

@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { UserFacingError } from '../db/errors.ts';
-import { withTransaction } from '../db/transaction.ts';
 import type { Queryable } from '../db/queryable.ts';
 
 /**
  * The audit trail (migration 0010): shared.audit_log rows written by triggers on every audited
- * table, sealed into one SHA-256 hash chain per table: each row's seal in shared.audit_seals holds
- * sha256(previous seal's hash || shared.audit_content(row)). Everything here runs as the owner
- * role: no service role may read the trail.
+ * table, sealed into one SHA-256 hash chain per table by shared.seal_audit_log: each row's seal in
+ * shared.audit_seals holds sha256(previous seal's hash || shared.audit_content(row)). Everything
+ * here runs as the owner role: no service role may read the trail.
  */
 
 /** The tables migration 0010 puts under audit: every table users or services change. */
@@ -47,73 +45,16 @@ export interface AuditVerification {
 }
 
 /**
- * Seals what can be sealed now, oldest id first, and returns how many rows. A row can be sealed
- * once every transaction older than it has ended (a transaction still running may yet add rows,
- * with lower ids, that must come first): PostgreSQL's snapshot xmin is that horizon. The hashes
- * are computed here, from the bytes shared.audit_content gives; shared.verify_audit_chain
- * recomputes them in SQL, so the two must agree.
+ * Seals every row that can be sealed now (shared.seal_audit_log: a row once every transaction
+ * older than it has ended, per table in id order) and returns how many, a batch at a time.
  */
-export async function sealAuditLog(owner: pg.Pool): Promise<number> {
+export async function sealAuditLog(owner: Queryable): Promise<number> {
   let total = 0;
   for (;;) {
-    const sealed = await withTransaction(owner, (tx) => sealBatch(tx));
-    total += sealed;
-    if (sealed < SEAL_BATCH) return total;
+    const { rows } = await owner.query<{ sealed: number }>('SELECT shared.seal_audit_log($1) AS sealed', [SEAL_BATCH]);
+    total += rows[0]!.sealed;
+    if (rows[0]!.sealed < SEAL_BATCH) return total;
   }
-}
-
-async function sealBatch(tx: pg.PoolClient): Promise<number> {
-  // One sealer at a time: each chain grows by one writer.
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext('shared.audit_seals'))");
-  const state = await tx.query<{ from: string; horizon: string }>(
-    'SELECT sealed_below_txid AS from, txid_snapshot_xmin(txid_current_snapshot()) AS horizon FROM shared.audit_seal_state',
-  );
-  const { from, horizon } = state.rows[0]!;
-  // occurred_at as text: a JavaScript Date would drop its microseconds, and with them the key.
-  const candidates = await tx.query<{ id: string; occurred_at: string; table_schema: string; table_name: string; content: Buffer }>(
-    `SELECT a.id, a.occurred_at::text AS occurred_at, a.table_schema, a.table_name, shared.audit_content(a) AS content
-       FROM shared.audit_log a
-      WHERE a.txid >= $1 AND a.txid < $2 AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)
-      ORDER BY a.id
-      LIMIT $3`,
-    [from, horizon, SEAL_BATCH],
-  );
-  if (candidates.rows.length > 0) {
-    const tables = [...new Set(candidates.rows.map((row) => `${row.table_schema}.${row.table_name}`))];
-    const ends = await tx.query<{ table: string; chain_seq: string | null; row_hash: Buffer | null }>(
-      `SELECT t.schema || '.' || t.name AS table, s.chain_seq, s.row_hash
-         FROM unnest($1::text[], $2::text[]) AS t (schema, name)
-         LEFT JOIN LATERAL (SELECT chain_seq, row_hash FROM shared.audit_seals s
-                             WHERE s.table_schema = t.schema AND s.table_name = t.name ORDER BY chain_seq DESC LIMIT 1) s ON true`,
-      [tables.map((table) => table.split('.')[0]), tables.map((table) => table.split('.')[1])],
-    );
-    const chainEnds = new Map(ends.rows.map((row) => [row.table, { seq: Number(row.chain_seq ?? 0), hash: row.row_hash }]));
-    const seals = candidates.rows.map((row) => {
-      const end = chainEnds.get(`${row.table_schema}.${row.table_name}`)!;
-      const rowHash = createHash('sha256').update(end.hash ?? Buffer.alloc(0)).update(row.content).digest();
-      const seal = { ...row, chainSeq: end.seq + 1, prevHash: end.hash, rowHash };
-      end.seq += 1;
-      end.hash = rowHash;
-      return seal;
-    });
-    await tx.query(
-      `INSERT INTO shared.audit_seals (table_schema, table_name, chain_seq, audit_id, occurred_at, prev_hash, row_hash)
-       SELECT schema, name, seq, id, at, decode(prev, 'hex'), decode(hash, 'hex')
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[]) AS s (schema, name, seq, id, at, prev, hash)`,
-      [
-        seals.map((seal) => seal.table_schema),
-        seals.map((seal) => seal.table_name),
-        seals.map((seal) => seal.chainSeq),
-        seals.map((seal) => seal.id),
-        seals.map((seal) => seal.occurred_at),
-        seals.map((seal) => seal.prevHash?.toString('hex') ?? null),
-        seals.map((seal) => seal.rowHash.toString('hex')),
-      ],
-    );
-  }
-  // Everything below the horizon is sealed unless the batch was full: start there next time.
-  if (candidates.rows.length < SEAL_BATCH) await tx.query('UPDATE shared.audit_seal_state SET sealed_below_txid = $1', [horizon]);
-  return candidates.rows.length;
 }
 
 /**
@@ -121,7 +62,7 @@ async function sealBatch(tx: pg.PoolClient): Promise<number> {
  * deleted row, seals missing inside a chain, a row without its seal. Seals what can be sealed
  * first, unless told not to.
  */
-export async function verifyAuditTrail(owner: pg.Pool, options: { seal?: boolean } = {}): Promise<AuditVerification> {
+export async function verifyAuditTrail(owner: Queryable, options: { seal?: boolean } = {}): Promise<AuditVerification> {
   const sealed = options.seal === false ? 0 : await sealAuditLog(owner);
   const problems = await owner.query<{ table: string; chainSeq: string | null; auditId: string | null; problem: string }>(
     `SELECT table_schema || '.' || table_name AS table, chain_seq AS "chainSeq", audit_id AS "auditId", problem
