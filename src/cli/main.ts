@@ -24,6 +24,7 @@ import { registerDoctorCommand } from './commands/doctor-command.ts';
 import { registerLineageCommand } from './commands/lineage-command.ts';
 import { registerAuditCommand } from './commands/audit-command.ts';
 import { registerTokenCommands } from './commands/token-commands.ts';
+import { registerApiCommand } from './commands/api-command.ts';
 
 const program = new Command()
   .name('tradedb')
@@ -48,6 +49,7 @@ registerDoctorCommand(program);
 registerLineageCommand(program);
 registerAuditCommand(program);
 registerTokenCommands(program);
+registerApiCommand(program);
 registerConfigCommand(program);
 registerSymbolsCommand(program);
 registerIngestCommand(program);

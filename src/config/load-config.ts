@@ -60,6 +60,12 @@ export interface Config {
     /** Unset: intraday bars are kept forever. */
     intradayRetentionDays?: number | undefined;
   };
+  api: {
+    host: string;
+    port: number;
+    /** Requests a minute per token (per address before authentication). */
+    rateLimitPerMinute: number;
+  };
   logging: {
     /** Lowest level that service processes log (stdout and the database). */
     level: 'debug' | 'info' | 'warn' | 'error';
@@ -131,6 +137,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     worker: { concurrency: parsed.data.TRADEDB_WORKER_CONCURRENCY, staleAfterMs: parsed.data.TRADEDB_WORKER_STALE_SECONDS * 1000 },
     maintenance: { logRetentionDays: parsed.data.TRADEDB_RETENTION_LOG_DAYS, intradayRetentionDays: parsed.data.TRADEDB_RETENTION_INTRADAY_DAYS },
+    api: { host: parsed.data.TRADEDB_API_HOST, port: parsed.data.TRADEDB_API_PORT, rateLimitPerMinute: parsed.data.TRADEDB_API_RATE_LIMIT },
     logging: { level: parsed.data.TRADEDB_LOG_LEVEL, queueCapacity: parsed.data.TRADEDB_LOG_QUEUE },
     notifications: {
       encryptionKey: parsed.data.TRADEDB_ENCRYPTION_KEY,

@@ -10,13 +10,16 @@ import pg from 'pg';
 export interface CorrelationContext {
   correlationId: string;
   causationId?: string | undefined;
+  /** Who the audit trail records for the work (tradedb.actor), when not the process's own (an API token). */
+  actor?: string | undefined;
 }
 
 const storage = new AsyncLocalStorage<CorrelationContext>();
 
-/** Runs `work` with this correlation (a new id when none is given). */
+/** Runs `work` with this correlation (a new id when none is given), keeping the actor in progress unless one is given. */
 export function withCorrelation<T>(context: Partial<CorrelationContext>, work: () => T): T {
-  return storage.run({ correlationId: context.correlationId ?? randomUUID(), causationId: context.causationId }, work);
+  const actor = context.actor ?? storage.getStore()?.actor;
+  return storage.run({ correlationId: context.correlationId ?? randomUUID(), causationId: context.causationId, actor }, work);
 }
 
 /** The correlation of the work in progress, if any. */
@@ -32,5 +35,6 @@ export function currentCorrelation(): CorrelationContext | undefined {
 export function correlationStatement(): string | undefined {
   const context = storage.getStore();
   if (!context) return undefined;
-  return `SELECT set_config('tradedb.correlation_id', ${pg.escapeLiteral(context.correlationId)}, true), set_config('tradedb.causation_id', ${pg.escapeLiteral(context.causationId ?? '')}, true)`;
+  const actor = context.actor ? `, set_config('tradedb.actor', ${pg.escapeLiteral(context.actor)}, true)` : '';
+  return `SELECT set_config('tradedb.correlation_id', ${pg.escapeLiteral(context.correlationId)}, true), set_config('tradedb.causation_id', ${pg.escapeLiteral(context.causationId ?? '')}, true)${actor}`;
 }

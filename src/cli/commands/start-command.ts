@@ -13,6 +13,8 @@ import { startProcessLogging } from '../../services/logging/process-logging.ts';
 import { startNotifier } from '../../services/notification/notifier.ts';
 import { startLiveAnalytics } from '../../services/analytics/live-analytics.ts';
 import { startAuditSealer } from '../../ops/audit-sealer.ts';
+import { startApi } from '../../api/api-runner.ts';
+import { createOwnerPool } from '../../db/owner-pool.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -25,7 +27,8 @@ export function registerStartCommand(program: Command): void {
     .option('--no-notifier', 'do not run the notification service in this process (run `tradedb notifier` elsewhere)')
     .option('--no-analytics', 'do not keep portfolio analytics current from events in this process (the end-of-day flow still computes them)')
     .option('--no-audit-sealer', 'do not seal the audit trail every second in this process (`tradedb audit seal` or `verify` seal it too)')
-    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean; analytics: boolean; auditSealer: boolean }) => {
+    .option('--no-api', 'do not serve the HTTP API from this process (run `tradedb api` elsewhere)')
+    .action(async (options: { once?: boolean; demo: boolean; worker: boolean; relay: boolean; notifier: boolean; analytics: boolean; auditSealer: boolean; api: boolean }) => {
       await withDatabaseServer(async ({ server, config }) => {
         const report = await runSetup(server.config, { log: (line) => console.error(line) });
         console.log(formatSetupReport(report, false));
@@ -65,6 +68,16 @@ export function registerStartCommand(program: Command): void {
             if (options.auditSealer) {
               const sealer = startAuditSealer(server.config);
               running.push({ label: 'the audit sealer (tradedb audit verify)', stop: () => sealer.stop() });
+            }
+            if (options.api) {
+              const owner = createOwnerPool(server.config);
+              try {
+                const api = await startApi(config, pools, owner);
+                running.push({ label: `the HTTP API on ${api.url} (docs at ${api.url}/docs)`, stop: () => api.stop().finally(() => owner.end()) });
+              } catch (error) {
+                await owner.end();
+                throw error;
+              }
             }
             if (options.notifier) {
               const notifier = await startNotifier(config, pools);

@@ -1,0 +1,33 @@
+import type { FastifyRequest } from 'fastify';
+import type { ApiTokenRow, ApiTokenService, TokenScope } from '../services/shared/api-token-service.ts';
+import { ApiError } from './api-error.ts';
+
+/** read < trade < admin: a token may do what its scope and every lower one allow. */
+const SCOPE_RANK: Record<TokenScope, number> = { read: 0, trade: 1, admin: 2 };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token the request came with (every route but health and the docs needs one). */
+    token?: ApiTokenRow;
+  }
+  interface FastifyContextConfig {
+    /** The least scope a route needs; routes without one are public (health, docs). */
+    scope?: TokenScope;
+  }
+}
+
+/**
+ * Checks the bearer token of a request against the route's scope: 401 with no token or one that
+ * is unknown, revoked or expired; 403 when its scope is too low.
+ */
+export async function authorize(request: FastifyRequest, tokens: ApiTokenService): Promise<void> {
+  const needed = request.routeOptions.config.scope;
+  if (!needed) return;
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw new ApiError(401, 'unauthorized', 'Send a token: "Authorization: Bearer <token>" (tradedb tokens create NAME --scope read|trade|admin).');
+  const token = await tokens.authenticate(match[1]!);
+  if (!token) throw new ApiError(401, 'unauthorized', 'The token is unknown, revoked or expired.');
+  if (SCOPE_RANK[token.scope] < SCOPE_RANK[needed]) throw new ApiError(403, 'forbidden', `This needs a ${needed} token; ${token.name} is ${token.scope}.`);
+  request.token = token;
+}

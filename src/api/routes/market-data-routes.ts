@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Pools } from '../../db/pools.ts';
+import { INTERVALS } from '../../services/data-ingestion/interval.ts';
+import { barAsJson, barsSelect, resampleBars } from '../../services/data-ingestion/market-data-reader.ts';
+import { SymbolService } from '../../services/data-ingestion/symbol-service.ts';
+import { ApiError } from '../api-error.ts';
+
+/** A date (a day's UTC midnight) or an ISO 8601 instant with its offset. */
+const instant = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/, 'expected a date YYYY-MM-DD or an ISO 8601 time with its offset')
+  .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value))
+  .refine((value) => !Number.isNaN(value.getTime()), 'not a real date');
+
+const symbolParam = z.string().regex(/^[A-Za-z0-9^][A-Za-z0-9.^=/:_&-]{0,31}$/, 'expected a ticker').transform((value) => value.toUpperCase());
+
+/** Most bars one GET /bars returns: a year of minutes is for `tradedb bars`, which streams. */
+const MAX_BARS = 50_000;
+
+/** GET /symbols, GET /bars/:symbol (with resampling). */
+export const marketDataRoutes = (pools: Pools): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get('/symbols', {
+      config: { scope: 'read' },
+      schema: { summary: 'Instruments', querystring: z.strictObject({ status: z.enum(['active', 'delisted', 'suspended']).optional() }) },
+    }, async (request) => ({ symbols: await new SymbolService(pools.services.data_ingestion).list(request.query.status) }));
+
+    app.get('/bars/:symbol', {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Bars of one symbol, optionally resampled',
+        params: z.strictObject({ symbol: symbolParam }),
+        querystring: z.strictObject({
+          interval: z.enum(INTERVALS).default('1d'),
+          from: instant.optional(),
+          to: instant.optional(),
+          source: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'expected a source name').optional(),
+          resample: z.enum(INTERVALS).optional(),
+        }),
+      },
+    }, async (request) => {
+      const { symbol } = request.params;
+      const { interval, from, to, source, resample } = request.query;
+      const range = { symbol, interval, from, to, source };
+      if (resample) {
+        if (!source) throw new ApiError(400, 'invalid_request', 'query.source: a resample needs one source (volumes of two would add up)', 'source');
+        return { symbol, interval: resample, bars: (await resampleBars(pools.services.data_ingestion, { ...range, source }, resample)).map(barAsJson) };
+      }
+      const client = await pools.services.data_ingestion.connect();
+      try {
+        const { rows } = await client.query<{ row_to_json: Record<string, unknown> }>(`${barsSelect(range, 'json', client)} LIMIT ${MAX_BARS + 1}`);
+        if (rows.length > MAX_BARS) throw new ApiError(400, 'too_many_bars', `More than ${MAX_BARS} bars: narrow from/to, resample, or stream them with tradedb bars.`, 'from');
+        return { symbol, interval, bars: rows.map((row) => row.row_to_json) };
+      } finally {
+        client.release();
+      }
+    });
+  };

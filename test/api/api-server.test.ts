@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { once } from 'node:events';
+import { startApi } from '../../src/api/api-runner.ts';
+import { buildApiServer } from '../../src/api/api-server.ts';
+import { ApiTokenService } from '../../src/services/shared/api-token-service.ts';
+import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
+
+let trading: TradingDatabase;
+let api: FastifyInstance;
+const token: Record<'read' | 'trade', string> = { read: '', trade: '' };
+
+beforeAll(async () => {
+  trading = await openTradingDatabase('api', { accounts: ['api-a', 'api-b'], symbols: ['APIX'] });
+  await trading.admin.query("SELECT shared.create_monthly_partitions('data_ingestion.market_data', '2025-01-01', 2)");
+  await trading.admin.query(`INSERT INTO data_ingestion.market_data (symbol, interval, ts, open, high, low, close, volume, source)
+    SELECT 'APIX', '1d', d, 10, 11, 9, 10.5, 100, 'api-test' FROM generate_series('2025-01-01'::timestamptz, '2025-01-31', '1 day') AS d`);
+  const tokens = new ApiTokenService(trading.owner);
+  token.read = (await tokens.create({ name: 'reader', scope: 'read' })).token;
+  token.trade = (await tokens.create({ name: 'trader', scope: 'trade' })).token;
+  api = await buildApiServer({ pools: trading.pools, owner: trading.owner, rateLimitPerMinute: 1000 });
+});
+afterAll(async () => {
+  await api?.close();
+  await trading?.close();
+});
+
+const auth = (scope: 'read' | 'trade') => ({ authorization: `Bearer ${token[scope]}` });
+const order = { account: 'api-a', symbol: 'APIX', side: 'buy', type: 'limit', quantity: '2', limitPrice: '10.5' };
+
+describe('the HTTP API', () => {
+  it('health needs no token and names each database; the OpenAPI document lists the routes', async () => {
+    const health = await api.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({ status: 'ok', databases: { trading: { status: 'ok' }, orchestration: { status: 'ok' } } });
+    const document = await api.inject({ method: 'GET', url: '/docs/json' });
+    expect(Object.keys(document.json().paths)).toEqual(expect.arrayContaining(['/health', '/symbols', '/bars/{symbol}', '/orders']));
+    expect((await api.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+    expect(health.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('every other route needs a live token of a high enough scope: 401 without or with a bad one, 403 below the scope', async () => {
+    const none = await api.inject({ method: 'GET', url: '/symbols' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringContaining('Authorization: Bearer <token>') } });
+    expect((await api.inject({ method: 'GET', url: '/symbols', headers: { authorization: 'Bearer tdb_wrong' } })).statusCode).toBe(401);
+    expect((await api.inject({ method: 'GET', url: '/symbols', headers: { authorization: token.read } })).statusCode).toBe(401);
+    const reading = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('read'), 'idempotency-key': 'r-1' }, payload: order });
+    expect(reading.statusCode).toBe(403);
+    expect(reading.json().error).toEqual({ code: 'forbidden', message: 'This needs a trade token; reader is read.' });
+    expect((await trading.admin.query('SELECT count(*)::int AS n FROM execution.orders')).rows[0].n).toBe(0);
+  });
+
+  it('symbols and bars: a month of daily bars, a range, a weekly resample; bad parameters named', async () => {
+    expect((await api.inject({ method: 'GET', url: '/symbols', headers: auth('read') })).json().symbols.map((row: { symbol: string }) => row.symbol)).toContain('APIX');
+    const bars = await api.inject({ method: 'GET', url: '/bars/apix?from=2025-01-10&to=2025-01-13', headers: auth('read') });
+    expect(bars.statusCode, bars.body).toBe(200);
+    expect(bars.json()).toEqual({
+      symbol: 'APIX',
+      interval: '1d',
+      bars: ['10', '11', '12'].map((day) => expect.objectContaining({ ts: `2025-01-${day}T00:00:00Z`, open: '10', close: '10.5', volume: '100', source: 'api-test' })),
+    });
+    const weekly = await api.inject({ method: 'GET', url: '/bars/APIX?resample=1wk&source=api-test', headers: auth('read') });
+    expect(weekly.json().bars[1]).toMatchObject({ ts: '2025-01-06T00:00:00Z', volume: '700', interval: '1wk' });
+    const badDate = await api.inject({ method: 'GET', url: '/bars/APIX?from=yesterday', headers: auth('read') });
+    expect(badDate.statusCode).toBe(400);
+    expect(badDate.json().error).toMatchObject({ code: 'invalid_request', field: 'from' });
+    const unknown = await api.inject({ method: 'GET', url: '/bars/APIX?color=red', headers: auth('read') });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.message).toMatch(/color/);
+  });
+
+  it('POST /orders places through the risk check, idempotent by Idempotency-Key, audited as the token; bad bodies name the field and write nothing', async () => {
+    const first = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'api-order-1' }, payload: order });
+    expect(first.statusCode, first.body).toBe(201);
+    expect(first.json().order).toMatchObject({ accountId: 'api-a', clientOrderId: 'api-order-1', symbol: 'APIX', quantity: '2', limitPrice: '10.5' });
+    const again = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'api-order-1' }, payload: order });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().order.id).toBe(first.json().order.id);
+    const different = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'api-order-1' }, payload: { ...order, quantity: '3' } });
+    expect(different.statusCode).toBe(409);
+    expect(different.json().error.code).toBe('duplicate_client_order_id');
+    const audited = await trading.admin.query("SELECT actor FROM shared.audit_log WHERE table_name = 'orders' AND row_key->>'id' = $1", [String(first.json().order.id)]);
+    expect(audited.rows.map((row) => row.actor)).toEqual(expect.arrayContaining(['api:trader']));
+    const listed = await api.inject({ method: 'GET', url: '/orders?account=api-a', headers: auth('read') });
+    expect(listed.json().orders.map((row: { clientOrderId: string }) => row.clientOrderId)).toEqual(['api-order-1']);
+
+    const before = (await trading.admin.query('SELECT count(*)::int AS n FROM execution.orders')).rows[0].n;
+    const cases: Array<[unknown, string | undefined, number, string]> = [
+      [{ ...order, quantity: '-1' }, 'bad-1', 400, 'quantity'],
+      [{ ...order, quantity: '0.123456789' }, 'bad-2', 400, 'quantity'],
+      [{ ...order, side: 'hold' }, 'bad-3', 400, 'side'],
+      [{ ...order, extra: 1 }, 'bad-4', 400, 'extra'],
+      // SQL meta-characters are data: an unknown symbol.
+      [{ ...order, symbol: "X' OR '1'='1" }, 'bad-5', 404, 'Unknown symbol'],
+      [order, undefined, 400, 'idempotency-key'],
+    ];
+    for (const [payload, key, status, field] of cases) {
+      const response = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), ...(key ? { 'idempotency-key': key } : {}) }, payload: payload as object });
+      expect(`${key} ${response.statusCode}`, response.body).toBe(`${key} ${status}`);
+      expect(response.json().error.message).not.toMatch(/\n\s+at /);
+      if (field) expect(JSON.stringify(response.json().error)).toContain(field);
+    }
+    const malformed = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'bad-6', 'content-type': 'application/json' }, payload: '{"account": ' });
+    expect(malformed.statusCode).toBe(400);
+    const huge = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'bad-7', 'content-type': 'application/json' }, payload: JSON.stringify({ ...order, symbol: 'x'.repeat(100_000) }) });
+    expect(huge.statusCode).toBe(413);
+    expect((await trading.admin.query('SELECT count(*)::int AS n FROM execution.orders')).rows[0].n).toBe(before);
+  });
+});
+
+it('startApi listens where configured and answers over HTTP; a port in use is named, with what to do', async () => {
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const busy = (blocker.address() as net.AddressInfo).port;
+  try {
+    await expect(startApi({ api: { host: '127.0.0.1', port: busy, rateLimitPerMinute: 10 } }, trading.pools, trading.owner)).rejects.toThrow(
+      `The API cannot listen on 127.0.0.1:${busy}: the port is in use. Set TRADEDB_API_PORT to a free one (or start with --no-api).`,
+    );
+  } finally {
+    blocker.close();
+  }
+  const running = await startApi({ api: { host: '127.0.0.1', port: busy, rateLimitPerMinute: 2 } }, trading.pools, trading.owner);
+  try {
+    expect(running.url).toBe(`http://127.0.0.1:${busy}`);
+    const response = await fetch(`${running.url}/health`);
+    expect(response.status).toBe(200);
+    // The rate limit counts per token: the third request of the minute is refused, in the API's error shape.
+    const statuses = [];
+    for (let index = 0; index < 3; index += 1) statuses.push((await fetch(`${running.url}/symbols`, { headers: { authorization: `Bearer ${token.read}` } })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    const limited = await fetch(`${running.url}/symbols`, { headers: { authorization: `Bearer ${token.read}` } });
+    expect(await limited.json()).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/^More than 2 requests a minute: retry in \d+ s\.$/) } });
+    expect((await fetch(`${running.url}/symbols`, { headers: { authorization: `Bearer ${token.trade}` } })).status).toBe(200);
+  } finally {
+    await running.stop();
+  }
+});
