@@ -10,6 +10,7 @@ import { ApiTokenService } from '../services/shared/api-token-service.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { authorize } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
+import { accountRoutes } from './routes/account-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { marketDataRoutes } from './routes/market-data-routes.ts';
 import { orderRoutes } from './routes/order-routes.ts';
@@ -67,5 +68,6 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(healthRoutes(options.pools));
   await app.register(marketDataRoutes(options.pools));
   await app.register(orderRoutes(options.pools));
+  await app.register(accountRoutes(options.pools));
   return app;
 }

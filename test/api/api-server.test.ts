@@ -108,6 +108,32 @@ describe('the HTTP API', () => {
     expect(huge.statusCode).toBe(413);
     expect((await trading.admin.query('SELECT count(*)::int AS n FROM execution.orders')).rows[0].n).toBe(before);
   });
+
+  it("positions, risk limits and events are the account's alone; a cancel with a stale version is a 409, a fresh one cancels", async () => {
+    await trading.admin.query("INSERT INTO risk_management.risk_limits (account_id, scope, limit_type, limit_value) VALUES ('api-b', 'account', 'max_order_notional', 5)");
+    const placed = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'api-cancel-1' }, payload: { ...order, account: 'api-b', quantity: '0.1' } });
+    expect(placed.statusCode, placed.body).toBe(201);
+    const breached = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('trade'), 'idempotency-key': 'api-big-1' }, payload: { ...order, account: 'api-b', quantity: '100' } });
+    expect(breached.statusCode).toBe(422);
+    expect(breached.json().error).toMatchObject({ code: 'risk_rejected', message: expect.stringContaining('max_order_notional') });
+    const events = await api.inject({ method: 'GET', url: '/risk/events?account=api-b', headers: auth('read') });
+    expect(events.json().events).toHaveLength(1);
+    expect((await api.inject({ method: 'GET', url: '/risk/events?account=api-a', headers: auth('read') })).json().events).toEqual([]);
+    expect((await api.inject({ method: 'GET', url: '/risk/limits?account=api-b', headers: auth('read') })).json().limits).toHaveLength(1);
+    const positions = await api.inject({ method: 'GET', url: '/positions?account=api-b', headers: auth('read') });
+    expect(positions.statusCode).toBe(200);
+    expect(positions.json().positions.every((row: { accountId: string }) => row.accountId === 'api-b')).toBe(true);
+
+    const { id, version } = placed.json().order;
+    const stale = await api.inject({ method: 'POST', url: `/orders/${id}/cancel`, headers: auth('trade'), payload: { account: 'api-b', expectedVersion: version + 5 } });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json().error.code).toBe('concurrent_update');
+    const elsewhere = await api.inject({ method: 'POST', url: `/orders/${id}/cancel`, headers: auth('trade'), payload: { account: 'api-a' } });
+    expect(elsewhere.statusCode).toBe(404);
+    const cancelled = await api.inject({ method: 'POST', url: `/orders/${id}/cancel`, headers: auth('trade'), payload: { account: 'api-b', expectedVersion: version } });
+    expect(cancelled.statusCode, cancelled.body).toBe(200);
+    expect(cancelled.json().order.status).toBe('cancelled');
+  });
 });
 
 it('startApi listens where configured and answers over HTTP; a port in use is named, with what to do', async () => {

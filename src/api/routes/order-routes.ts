@@ -3,12 +3,12 @@ import { z } from 'zod';
 import type { Pools } from '../../db/pools.ts';
 import { OrderService } from '../../services/execution/order-service.ts';
 import { ORDER_SIDES, ORDER_TYPES, TIMES_IN_FORCE } from '../../services/execution/order-table.ts';
+import { accountId } from '../api-schemas.ts';
 
-const accountId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected an account id');
 /** Decimals travel as strings, so no digit is lost on the way (the services validate them). */
 const decimal = z.string().max(40);
 
-/** GET /orders, POST /orders (the pre-trade risk check runs in the order's transaction). */
+/** GET /orders, POST /orders (the pre-trade risk check runs in the order's transaction), POST /orders/:id/cancel. */
 export const orderRoutes = (pools: Pools): FastifyPluginAsyncZod =>
   async (app) => {
     const orders = new OrderService(pools.services.execution);
@@ -53,4 +53,13 @@ export const orderRoutes = (pools: Pools): FastifyPluginAsyncZod =>
       void reply.code(placed.created ? 201 : 200);
       return { order: placed.order, created: placed.created };
     });
+
+    app.post('/orders/:id/cancel', {
+      config: { scope: 'trade' },
+      schema: {
+        summary: 'Cancel an open order; with expectedVersion, only if nobody changed it since (409 otherwise)',
+        params: z.strictObject({ id: z.coerce.number().int().positive() }),
+        body: z.strictObject({ account: accountId, expectedVersion: z.number().int().positive().optional() }),
+      },
+    }, async (request) => ({ order: await orders.cancel(request.body.account, request.params.id, { expectedVersion: request.body.expectedVersion }) }));
   };
