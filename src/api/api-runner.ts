@@ -3,6 +3,7 @@ import type { Config } from '../config/load-config.ts';
 import { UserFacingError } from '../db/errors.ts';
 import type { Pools } from '../db/pools.ts';
 import { serviceLogger } from '../services/logging/logger.ts';
+import { createEventBus } from '../events/event-bus.ts';
 import { buildApiServer } from './api-server.ts';
 
 export interface RunningApi {
@@ -12,8 +13,11 @@ export interface RunningApi {
 }
 
 /** Builds the API and listens on TRADEDB_API_HOST:TRADEDB_API_PORT; a port in use is named. */
-export async function startApi(config: Pick<Config, 'api'>, pools: Pools, owner: pg.Pool): Promise<RunningApi> {
-  const app = await buildApiServer({ pools, owner, rateLimitPerMinute: config.api.rateLimitPerMinute });
+export async function startApi(config: Pick<Config, 'api' | 'redis' | 'events'>, pools: Pools, owner: pg.Pool): Promise<RunningApi> {
+  // Its own bus, for the consumer lag in /metrics.
+  const bus = createEventBus(config);
+  const app = await buildApiServer({ pools, owner, bus, rateLimitPerMinute: config.api.rateLimitPerMinute });
+  app.addHook('onClose', async () => bus.close());
   try {
     await app.listen({ host: config.api.host, port: config.api.port });
   } catch (error) {

@@ -6,10 +6,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import type { Pools } from '../db/pools.ts';
+import type { EventBus } from '../events/event-bus.ts';
 import { ApiTokenService } from '../services/shared/api-token-service.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { authorize } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
+import { createApiMetrics } from './metrics.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { marketDataRoutes } from './routes/market-data-routes.ts';
@@ -23,13 +25,15 @@ export interface ApiServerOptions {
   rateLimitPerMinute?: number;
   /** Largest request body, in bytes. */
   bodyLimit?: number;
+  /** The event bus, for the consumer groups' lag in /metrics (without it: the outbox backlog only). */
+  bus?: EventBus;
 }
 
 /**
  * The HTTP API (Fastify): zod schemas for every parameter (unknown fields refused), an OpenAPI
  * document with a docs page at /docs, bearer tokens with scopes on every route but /health,
  * a rate limit per token, security headers, a body limit, and errors as JSON with a code and the
- * field at fault, never a stack trace. Each request runs under its own correlation id, with the
+ * field at fault, never a stack trace; Prometheus metrics at /metrics. Each request runs under its own correlation id, with the
  * token as the audit trail's actor (`api:<token name>`).
  */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
@@ -69,5 +73,12 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(marketDataRoutes(options.pools));
   await app.register(orderRoutes(options.pools));
   await app.register(accountRoutes(options.pools));
+
+  const metrics = createApiMetrics(options.pools, options.bus);
+  app.addHook('onClose', async () => metrics.stop());
+  app.get('/metrics', { config: { scope: 'read' }, schema: { summary: 'Prometheus metrics (text format)', hide: true } }, async (_request, reply) => {
+    void reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
   return app;
 }

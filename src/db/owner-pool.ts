@@ -10,6 +10,7 @@ import { keepConnectionsOnRefusal } from './pool-query.ts';
 export function createOwnerPool(config: DatabaseConfig, onError: (error: Error) => void = () => undefined): pg.Pool {
   const pool = keepConnectionsOnRefusal(
     new pg.Pool({ ...connectionOptions(config, config.trading.owner, config.trading.database, { applicationName: 'tradedb:owner', searchPath: ['shared'] }), max: 2 }),
+    'owner',
   );
   // A connection that dies (server restart, pg_terminate_backend) must not crash the process;
   // the pool has discarded it, and the query that was using it fails on its own.

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queryTimed } from './query-timing.ts';
 
 /** A connection-level failure (no SQLSTATE, or class 08 / 57P) leaves the session unusable. */
 function breaksSession(error: unknown): boolean {
@@ -26,15 +27,25 @@ export async function queryKeepingConnection(pool: pg.Pool, textOrConfig: string
 
 /**
  * Makes `pool.query` keep healthy connections when a statement is refused (queryKeepingConnection)
- * for the promise form every service uses; callback calls and submittables (cursors, COPY
- * streams) go to pg-pool's own query unchanged.
+ * for the promise form every service uses, and reports each one's duration under `name`
+ * (query-timing.ts); callback calls and submittables (cursors, COPY streams) go to pg-pool's own
+ * query unchanged.
  */
-export function keepConnectionsOnRefusal(pool: pg.Pool): pg.Pool {
+export function keepConnectionsOnRefusal(pool: pg.Pool, name: string): pg.Pool {
   const original = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  const timed = async (textOrConfig: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> => {
+    const started = performance.now();
+    try {
+      return await queryKeepingConnection(pool, textOrConfig, values);
+    } finally {
+      queryTimed(name, (performance.now() - started) / 1000);
+    }
+  };
+  // Not async itself: a submittable comes back as it went in, as pg-pool returns it.
   const query = (textOrConfig: unknown, values?: unknown, callback?: unknown): unknown => {
     const submittable = typeof (textOrConfig as { submit?: unknown } | null)?.submit === 'function';
     if (submittable || typeof values === 'function' || typeof callback === 'function') return original(textOrConfig, values, callback);
-    return queryKeepingConnection(pool, textOrConfig as string | pg.QueryConfig, values as unknown[] | undefined);
+    return timed(textOrConfig as string | pg.QueryConfig, values as unknown[] | undefined);
   };
   pool.query = query as typeof pool.query;
   return pool;

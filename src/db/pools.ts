@@ -38,6 +38,7 @@ export function createPools(config: DatabaseConfig, onError: (pool: string, erro
             pool: settings.pool,
           }),
         ),
+        service,
       );
       return [service, pool];
     }),

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { startApi } from '../../src/api/api-runner.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
 import { buildApiServer } from '../../src/api/api-server.ts';
 import { ApiTokenService } from '../../src/services/shared/api-token-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
@@ -26,6 +28,8 @@ afterAll(async () => {
   await trading?.close();
 });
 
+/** The configuration of this test's databases, without Redis unless the environment has it. */
+const settings = (env: Record<string, string>) => loadConfig({ env: { ...trading.db.env, ...env }, envFile: false });
 const auth = (scope: 'read' | 'trade') => ({ authorization: `Bearer ${token[scope]}` });
 const order = { account: 'api-a', symbol: 'APIX', side: 'buy', type: 'limit', quantity: '2', limitPrice: '10.5' };
 
@@ -141,13 +145,13 @@ it('startApi listens where configured and answers over HTTP; a port in use is na
   await once(blocker, 'listening');
   const busy = (blocker.address() as net.AddressInfo).port;
   try {
-    await expect(startApi({ api: { host: '127.0.0.1', port: busy, rateLimitPerMinute: 10 } }, trading.pools, trading.owner)).rejects.toThrow(
+    await expect(startApi(settings({ TRADEDB_API_PORT: String(busy) }), trading.pools, trading.owner)).rejects.toThrow(
       `The API cannot listen on 127.0.0.1:${busy}: the port is in use. Set TRADEDB_API_PORT to a free one (or start with --no-api).`,
     );
   } finally {
     blocker.close();
   }
-  const running = await startApi({ api: { host: '127.0.0.1', port: busy, rateLimitPerMinute: 2 } }, trading.pools, trading.owner);
+  const running = await startApi(settings({ TRADEDB_API_PORT: String(busy), TRADEDB_API_RATE_LIMIT: '2' }), trading.pools, trading.owner);
   try {
     expect(running.url).toBe(`http://127.0.0.1:${busy}`);
     const response = await fetch(`${running.url}/health`);
@@ -162,4 +166,20 @@ it('startApi listens where configured and answers over HTTP; a port in use is na
   } finally {
     await running.stop();
   }
+});
+
+/** promtool (Debian's prometheus package): CI installs it; elsewhere the check says why it is skipped. */
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+
+it.skipIf(!promtool && !process.env.CI)('/metrics needs a token and serves pools, query durations, ingestion, outbox, jobs, backups and sizes in a format promtool accepts (skipped: promtool not installed; apt-get install prometheus)', async () => {
+  expect((await api.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+  await api.inject({ method: 'GET', url: '/symbols', headers: auth('read') });
+  const scraped = await api.inject({ method: 'GET', url: '/metrics', headers: auth('read') });
+  expect(scraped.statusCode).toBe(200);
+  expect(scraped.headers['content-type']).toMatch(/^text\/plain/);
+  for (const name of ['tradedb_pool_connections{pool="execution",state="max"} 5', 'tradedb_query_duration_seconds_count{pool="data_ingestion"}', 'tradedb_ingested_rows{outcome="inserted"}', 'tradedb_outbox_pending_events', 'tradedb_flow_runs{state="running"}', 'tradedb_database_size_bytes{database="', 'tradedb_table_size_bytes{table="data_ingestion.market_data"}']) {
+    expect(scraped.body).toContain(name);
+  }
+  const checked = spawnSync('promtool', ['check', 'metrics'], { input: scraped.body, encoding: 'utf8' });
+  expect(`${checked.status} ${checked.stdout}${checked.stderr}`).toBe('0 ');
 });
