@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, (flags: string[]) => Promise<void>> = {
   'order-flow': async (flags) => (await import('./order-flow-bench.ts')).runOrderFlowBenchmark(flags),
   backup: async (flags) => (await import('./backup-bench.ts')).runBackupBenchmark(flags),
   events: async (flags) => (await import('./events-bench.ts')).runEventsBenchmark(flags),
+  api: async (flags) => (await import('./api-bench.ts')).runApiBenchmark(flags),
 };
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
