@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -15,10 +14,9 @@ import { OrderService } from '../src/services/execution/order-service.ts';
 import { ApiTokenService } from '../src/services/shared/api-token-service.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
-import { asAdmin, benchConfig } from './bench-support.ts';
+import { asAdmin, benchConfig, withCliProcess } from './bench-support.ts';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 /** Concurrent connections: 16 as asked, and 1 for the overhead of one request alone. */
 const CONNECTION_COUNTS = [1, 16];
 const MAX_CONNECTIONS = 16;
@@ -55,7 +53,9 @@ export async function runApiBenchmark(flags: string[]): Promise<void> {
     await owner.end();
 
     const port = await freePort();
-    await withApiProcess(server.env, config, port, async () => {
+    // `tradedb api` as deployed: a process of its own.
+    const apiEnv = { ...server.env, TRADEDB_API_PORT: String(port), TRADEDB_API_RATE_LIMIT: '100000000', TRADEDB_POOL_MAX: String(MAX_CONNECTIONS) };
+    await withCliProcess(['api'], apiEnv, config, 'API listening', async () => {
       const url = `http://127.0.0.1:${port}`;
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       let key = 0;
@@ -161,23 +161,3 @@ async function freePort(): Promise<number> {
   probe.close();
   return port;
 }
-
-/** Runs `work` while `tradedb api` (a process of its own, as deployed) serves the bench's databases on `port`. */
-async function withApiProcess(env: Record<string, string>, config: DatabaseConfig, port: number, work: () => Promise<void>): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'api'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database, TRADEDB_API_PORT: String(port), TRADEDB_API_RATE_LIMIT: '100000000', TRADEDB_POOL_MAX: String(MAX_CONNECTIONS) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('API listening') && resolve());
-      child.once('exit', (code) => reject(new Error(`tradedb api exited (${code}) before it listened`)));
-    });
-    await work();
-  } finally {
-    child.kill('SIGINT');
-    await exited;
-  }
-}
-

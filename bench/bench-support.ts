@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -8,6 +9,8 @@ import { connectAdmin } from '../src/db/setup.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
 
 /** What every benchmark needs: its own databases, a superuser connection, a median. */
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 
 /** Configuration for databases of a benchmark's own, named tdbb_<label> (and _orch); nothing is created. */
 export function benchConfig(env: Record<string, string>, label: string): DatabaseConfig {
@@ -47,4 +50,23 @@ export function runProcess(command: string, args: string[], env: NodeJS.ProcessE
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} exited ${code}: ${stderr}`))));
   });
+}
+
+/** Runs `work` while `tradedb ARGS` (a service process: relay, audit sealer, api) runs against the bench's databases. */
+export async function withCliProcess<T>(args: string[], env: Record<string, string>, config: DatabaseConfig, readyLine: string, work: () => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes(readyLine) && resolve());
+      child.once('exit', (code) => reject(new Error(`tradedb ${args.join(' ')} exited (${code}) before it ran`)));
+    });
+    return await work();
+  } finally {
+    child.kill('SIGINT');
+    await exited;
+  }
 }

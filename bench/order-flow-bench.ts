@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,12 +14,11 @@ import { OrderService } from '../src/services/execution/order-service.ts';
 import { chooseServer } from '../test/support/choose-server.ts';
 import { dropDatabases } from '../test/support/drop-databases.ts';
 import { clientToolEnv } from '../test/support/schema-dump.ts';
-import { asAdmin, benchConfig } from './bench-support.ts';
+import { asAdmin, benchConfig, withCliProcess } from './bench-support.ts';
 
 const run = promisify(execFile);
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const CLIENT_COUNTS = [1, 4, 8];
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/tradedb.js');
 
 /**
  * `npm run bench -- order-flow [--quick]`: the full order → risk check → submit → fill → trade →
@@ -155,25 +154,6 @@ async function withRelay<T>(env: Record<string, string>, config: DatabaseConfig,
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
-  }
-}
-
-/** Runs `work` while `tradedb ARGS` (a service process: relay, audit sealer) runs against the bench's databases. */
-async function withCliProcess<T>(args: string[], env: Record<string, string>, config: DatabaseConfig, readyLine: string, work: () => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes(readyLine) && resolve());
-      child.once('exit', (code) => reject(new Error(`tradedb ${args.join(' ')} exited (${code}) before it ran`)));
-    });
-    return await work();
-  } finally {
-    child.kill('SIGINT');
-    await exited;
   }
 }
 
