@@ -74,11 +74,12 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         old_row := pg_catalog.to_jsonb(OLD);
         new_row := pg_catalog.to_jsonb(NEW);
-        -- Only what changed; a change of updated_at alone (a no-op upsert) is no change.
+        -- Only what changed; bookkeeping times alone (updated_at of a no-op upsert, a token's
+        -- last_used_at) are no change.
         SELECT pg_catalog.jsonb_object_agg(n.key, old_row OPERATOR(pg_catalog.->) n.key), pg_catalog.jsonb_object_agg(n.key, n.value)
           INTO old_values, new_values
           FROM pg_catalog.jsonb_each(new_row) AS n
-         WHERE n.value IS DISTINCT FROM old_row OPERATOR(pg_catalog.->) n.key AND n.key OPERATOR(pg_catalog.<>) 'updated_at';
+         WHERE n.value IS DISTINCT FROM old_row OPERATOR(pg_catalog.->) n.key AND n.key OPERATOR(pg_catalog.<>) ALL ('{updated_at,last_used_at}'::text[]);
         IF new_values IS NULL THEN
             RETURN NULL;
         END IF;

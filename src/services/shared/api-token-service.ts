@@ -72,12 +72,21 @@ export class ApiTokenService {
     return rows[0];
   }
 
-  /** The live token a bearer presents (not revoked, not expired), or undefined. */
+  /**
+   * The live token a bearer presents (not revoked, not expired), or undefined. Notes when it was
+   * last used, at most once a minute (a write per request would cost every request a row version).
+   */
   async authenticate(token: string): Promise<ApiTokenRow | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     const { rows } = await this.ownerPool.query<ApiTokenRow>(
-      `SELECT ${COLUMNS} FROM shared.api_tokens
-        WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      `WITH live AS (
+         SELECT * FROM shared.api_tokens
+          WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+       ), touched AS (
+         UPDATE shared.api_tokens t SET last_used_at = now() FROM live
+          WHERE t.id = live.id AND (live.last_used_at IS NULL OR live.last_used_at < now() - interval '1 minute')
+       )
+       SELECT ${COLUMNS} FROM live`,
       [tokenHash(token)],
     );
     return rows[0];
