@@ -13,6 +13,7 @@ import { authorize } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 import { createApiMetrics } from './metrics.ts';
 import { accountRoutes } from './routes/account-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { marketDataRoutes } from './routes/market-data-routes.ts';
 import { orderRoutes } from './routes/order-routes.ts';
@@ -73,6 +74,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(marketDataRoutes(options.pools));
   await app.register(orderRoutes(options.pools));
   await app.register(accountRoutes(options.pools));
+  await app.register(dashboardRoutes);
 
   const metrics = createApiMetrics(options.pools, options.bus);
   app.addHook('onClose', async () => metrics.stop());

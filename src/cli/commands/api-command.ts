@@ -11,7 +11,7 @@ export function registerApiCommand(program: Command): void {
     .action(async () => {
       await withOwnerPool(async (owner, pools, { config }) => {
         const api = await startApi(config, pools, owner);
-        console.log(`API listening on ${api.url} (docs at ${api.url}/docs). Ctrl-C stops it.`);
+        console.log(`API listening on ${api.url} (dashboard at ${api.url}/, docs at ${api.url}/docs). Ctrl-C stops it.`);
         const signal = await waitForShutdown();
         console.error(`${signal} received, stopping the API ...`);
         await api.stop();

@@ -73,7 +73,7 @@ export function registerStartCommand(program: Command): void {
               const owner = createOwnerPool(server.config);
               try {
                 const api = await startApi(config, pools, owner);
-                running.push({ label: `the HTTP API on ${api.url} (docs at ${api.url}/docs)`, stop: () => api.stop().finally(() => owner.end()) });
+                running.push({ label: `the dashboard on ${api.url}/ and the HTTP API (docs at ${api.url}/docs)`, stop: () => api.stop().finally(() => owner.end()) });
               } catch (error) {
                 await owner.end();
                 throw error;
