@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { ApiTokenRow, ApiTokenService, TokenScope } from '../services/shared/api-token-service.ts';
+import { tokenHash, type ApiTokenRow, type ApiTokenService, type TokenScope } from '../services/shared/api-token-service.ts';
 import { ApiError } from './api-error.ts';
 
 /** read < trade < admin: a token may do what its scope and every lower one allow. */
@@ -16,11 +16,38 @@ declare module 'fastify' {
   }
 }
 
+
+/**
+ * The API's token check: ApiTokenService.authenticate, remembered for a few seconds per token
+ * (by its hash), so that a busy client does not cost a database round trip per request.
+ */
+export class TokenCheck {
+  private readonly remembered = new Map<string, { token: ApiTokenRow | undefined; until: number }>();
+
+  /** `rememberMs`: how long a checked token is believed without asking again (a revocation takes this long at most). */
+  constructor(
+    private readonly tokens: ApiTokenService,
+    private readonly rememberMs: number,
+  ) {}
+
+  async authenticate(bearer: string): Promise<ApiTokenRow | undefined> {
+    const key = tokenHash(bearer).toString('hex');
+    const now = Date.now();
+    const known = this.remembered.get(key);
+    if (known && known.until > now) return known.token;
+    const token = await this.tokens.authenticate(bearer);
+    // Unknown tokens are not remembered: a flood of made-up ones must not fill the memory.
+    if (token) this.remembered.set(key, { token, until: now + this.rememberMs });
+    else this.remembered.delete(key);
+    return token;
+  }
+}
+
 /**
  * Checks the bearer token of a request against the route's scope: 401 with no token or one that
  * is unknown, revoked or expired; 403 when its scope is too low.
  */
-export async function authorize(request: FastifyRequest, tokens: ApiTokenService): Promise<void> {
+export async function authorize(request: FastifyRequest, tokens: TokenCheck): Promise<void> {
   const needed = request.routeOptions.config.scope;
   if (!needed) return;
   const header = request.headers.authorization ?? '';

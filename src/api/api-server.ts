@@ -9,7 +9,7 @@ import type { Pools } from '../db/pools.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { ApiTokenService } from '../services/shared/api-token-service.ts';
 import { withCorrelation } from '../shared/correlation.ts';
-import { authorize } from './api-auth.ts';
+import { authorize, TokenCheck } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 import { createApiMetrics } from './metrics.ts';
 import { accountRoutes } from './routes/account-routes.ts';
@@ -28,6 +28,8 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** The event bus, for the consumer groups' lag in /metrics (without it: the outbox backlog only). */
   bus?: EventBus;
+  /** How long a checked token is believed (default 5 s): a revoked token works at most this long. */
+  tokenCacheMs?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface ApiServerOptions {
  * token as the audit trail's actor (`api:<token name>`).
  */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const tokens = new ApiTokenService(options.owner);
+  const tokens = new TokenCheck(new ApiTokenService(options.owner), options.tokenCacheMs ?? 5_000);
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

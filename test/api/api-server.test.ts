@@ -56,6 +56,20 @@ describe('the HTTP API', () => {
     expect((await trading.admin.query('SELECT count(*)::int AS n FROM execution.orders')).rows[0].n).toBe(0);
   });
 
+  it('a revoked token stops working once the short token cache forgets it', async () => {
+    const { token: shortLived } = await new ApiTokenService(trading.owner).create({ name: 'revoked-soon', scope: 'read' });
+    const quick = await buildApiServer({ pools: trading.pools, owner: trading.owner, tokenCacheMs: 200 });
+    try {
+      const ask = async () => (await quick.inject({ method: 'GET', url: '/symbols', headers: { authorization: `Bearer ${shortLived}` } })).statusCode;
+      expect(await ask()).toBe(200);
+      await new ApiTokenService(trading.owner).revoke('revoked-soon');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await ask()).toBe(401);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('symbols and bars: a month of daily bars, a range, a weekly resample; bad parameters named', async () => {
     expect((await api.inject({ method: 'GET', url: '/symbols', headers: auth('read') })).json().symbols.map((row: { symbol: string }) => row.symbol)).toContain('APIX');
     const bars = await api.inject({ method: 'GET', url: '/bars/apix?from=2025-01-10&to=2025-01-13', headers: auth('read') });
