@@ -14,6 +14,7 @@ import { ApiError, sendApiError } from './api-error.ts';
 import { createApiMetrics } from './metrics.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
+import { flowRoutes } from './routes/flow-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { marketDataRoutes } from './routes/market-data-routes.ts';
 import { orderRoutes } from './routes/order-routes.ts';
@@ -76,6 +77,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(marketDataRoutes(options.pools));
   await app.register(orderRoutes(options.pools));
   await app.register(accountRoutes(options.pools));
+  await app.register(flowRoutes(options.pools));
   await app.register(dashboardRoutes);
 
   const metrics = createApiMetrics(options.pools, options.bus);

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/queryable.ts';
 
-export type FlowRunState = 'scheduled' | 'running' | 'completed' | 'failed' | 'retrying' | 'cancelled';
+export const FLOW_RUN_STATES = ['scheduled', 'running', 'completed', 'failed', 'retrying', 'cancelled'] as const;
+export type FlowRunState = (typeof FLOW_RUN_STATES)[number];
 export type FlowTrigger = 'schedule' | 'backfill' | 'manual';
 
 /** A row of orchestration.flow_runs. */

@@ -1,8 +1,10 @@
 // The dashboard: everything it shows comes from the API with the token the user gives (kept in
 // this browser's localStorage, or passed once as #token=… in the address).
 const state = { token: '', chart: null, candles: null, volume: null };
-/** What the browser test reads: bars drawn, orders listed, the last error. */
-window.tradedbDashboard = { bars: 0, orders: 0, error: null };
+/** What the browser test reads: bars drawn, orders and flow runs listed, the last error. */
+window.tradedbDashboard = { bars: 0, orders: 0, flowRuns: 0, error: null };
+/** Until live updates arrive by server-sent events, the tables are refreshed this often. */
+const REFRESH_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,6 +65,19 @@ async function loadOrders() {
   window.tradedbDashboard.orders = orders.length;
 }
 
+async function loadFlowRuns() {
+  const { runs } = await api('/flows/runs?limit=20');
+  $('flow-runs').tBodies[0].replaceChildren(
+    ...runs.map((run) => {
+      const row = document.createElement('tr');
+      const duration = run.durationMs === null ? '' : `${(run.durationMs / 1000).toFixed(1)} s`;
+      for (const value of [run.id, run.flowName, run.trigger, run.state, `${run.attempts}/${run.maxAttempts}`, run.startedAt ? new Date(run.startedAt).toLocaleString() : '', duration, run.error]) cell(row, String(value ?? ''));
+      return row;
+    }),
+  );
+  window.tradedbDashboard.flowRuns = runs.length;
+}
+
 async function placeOrder(event) {
   event.preventDefault();
   const type = $('type').value;
@@ -88,11 +103,15 @@ async function start() {
   if (!state.token) return setStatus('Give an API token to see the data.');
   try {
     await loadSymbols();
-    await Promise.all([loadChart(), loadOrders()]);
+    await Promise.all([loadChart(), loadOrders(), loadFlowRuns()]);
   } catch (error) {
     setStatus(error.message, true);
   }
 }
+
+setInterval(() => {
+  if (state.token) void Promise.all([loadOrders(), loadFlowRuns()]).catch((error) => setStatus(error.message, true));
+}, REFRESH_MS);
 
 const { createChart, CandlestickSeries, HistogramSeries } = window.LightweightCharts;
 state.chart = createChart($('chart'), { autoSize: true, layout: { background: { color: '#ffffff' }, textColor: '#1d2330' } });

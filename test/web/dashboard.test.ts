@@ -7,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/api-runner.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
+import { FlowRunRepository } from '../../src/orchestration/flow-run-repository.ts';
 import { ApiTokenService } from '../../src/services/shared/api-token-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
 
@@ -41,7 +42,7 @@ afterAll(async () => {
   await trading?.close();
 });
 
-it.skipIf(!hasChromium && !process.env.CI)('the dashboard draws the ingested bars as candles, and a paper order placed from the page shows in its orders table (skipped: no /usr/bin/chromium; apt-get install -y chromium)', async () => {
+it.skipIf(!hasChromium && !process.env.CI)('the dashboard draws the ingested bars as candles, a paper order placed from the page shows in its orders table, and a new flow run in its panel (skipped: no /usr/bin/chromium; apt-get install -y chromium)', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   try {
     await page.goto(`${api.url}/#token=${token}`);
@@ -73,6 +74,11 @@ it.skipIf(!hasChromium && !process.env.CI)('the dashboard draws the ingested bar
     expect(row).toMatch(/DASH\s*buy\s*3\s*limit\s*10\.5/);
     const stored = await trading.admin.query("SELECT symbol, side, quantity::text, limit_price::text, status FROM execution.orders WHERE account_id = 'paper-main'");
     expect(stored.rows).toEqual([{ symbol: 'DASH', side: 'buy', quantity: '3.00000000', limit_price: '10.50000000', status: expect.any(String) }]);
+
+    // A flow run appears in its panel (refreshed every 2 s until live updates come by events).
+    await new FlowRunRepository(trading.pools.orchestration).createManual('daily-ingestion', {}, 3);
+    await page.waitForFunction(() => (window as unknown as { tradedbDashboard: { flowRuns: number } }).tradedbDashboard.flowRuns === 1, undefined, { timeout: 20_000 });
+    expect(await page.textContent('#flow-runs tbody tr')).toMatch(/daily-ingestion\s*manual\s*scheduled\s*0\/3/);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-order.png'), fullPage: true });
   } finally {
     await page.close();

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UserFacingError } from '../../db/errors.ts';
-import { FlowRunRepository, type FlowRunRow, type FlowRunState } from '../../orchestration/flow-run-repository.ts';
+import { FLOW_RUN_STATES, FlowRunRepository, type FlowRunRow, type FlowRunState } from '../../orchestration/flow-run-repository.ts';
 import { nextRuns } from '../../orchestration/flow-schedule.ts';
 import { cancelFlowRun, findFlow, parseParameterPairs, triggerFlow } from '../../orchestration/flow-trigger.ts';
 import { FLOWS } from '../../orchestration/flows.ts';
@@ -10,7 +10,6 @@ import { withServicePools } from '../database-session.ts';
 import { formatTable } from '../output-table.ts';
 import { parseWholeNumber } from '../option-parsers.ts';
 
-const STATES: FlowRunState[] = ['scheduled', 'running', 'completed', 'failed', 'retrying', 'cancelled'];
 
 function runLine(run: FlowRunRow): string[] {
   return [
@@ -100,7 +99,7 @@ export function registerFlowCommands(program: Command): void {
     .command('runs')
     .description('flow runs, newest first')
     .option('--name <flow>', 'one flow only')
-    .addOption(new Option('--state <state>', 'one state only').choices(STATES))
+    .addOption(new Option('--state <state>', 'one state only').choices(FLOW_RUN_STATES))
     .option('--limit <n>', 'at most this many', parseWholeNumber, 20)
     .option('--json', 'print JSON')
     .action(async (options: { name?: string; state?: FlowRunState; limit: number; json?: boolean }) => {
