@@ -16,13 +16,13 @@ declare module 'fastify' {
   }
 }
 
-
 /**
  * The API's token check: ApiTokenService.authenticate, remembered for a few seconds per token
  * (by its hash), so that a busy client does not cost a database round trip per request.
  */
 export class TokenCheck {
-  private readonly remembered = new Map<string, { token: ApiTokenRow | undefined; until: number }>();
+  /** Live tokens only, by hash: an unknown one is asked about each time. */
+  private readonly remembered = new Map<string, { token: ApiTokenRow; until: number }>();
 
   /** `rememberMs`: how long a checked token is believed without asking again (a revocation takes this long at most). */
   constructor(

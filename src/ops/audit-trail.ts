@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { UserFacingError } from '../db/errors.ts';
 import type { Queryable } from '../db/queryable.ts';
 
@@ -150,7 +149,7 @@ export function resolveAuditedTable(name: string, tables: Map<string, string[]>)
 }
 
 /** A row's history, oldest change first. */
-export async function auditHistory(owner: pg.Pool, tableName: string, keyText: string): Promise<{ table: string; key: Record<string, string>; entries: AuditEntry[] }> {
+export async function auditHistory(owner: Queryable, tableName: string, keyText: string): Promise<{ table: string; key: Record<string, string>; entries: AuditEntry[] }> {
   const tables = await auditedTables(owner);
   const table = resolveAuditedTable(tableName, tables);
   const key = parseAuditKey(keyText, tables.get(table)!, table);
