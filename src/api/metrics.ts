@@ -2,7 +2,8 @@ import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Pools } from '../db/pools.ts';
 import { onQueryTimed } from '../db/query-timing.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { collectEventStatus } from '../events/event-status.ts';
+import { collectEventStatus, outboxBacklog } from '../events/event-status.ts';
+import { tableSizes } from '../ops/database-health.ts';
 import { collectOrchestrationStatus } from '../orchestration/orchestration-status.ts';
 
 export interface ApiMetrics {
@@ -68,8 +69,7 @@ export function createApiMetrics(pools: Pools, bus?: EventBus): ApiMetrics {
     registers: [registry],
     async collect() {
       if (!bus) {
-        const { rows } = await trading.query<{ pending: number }>('SELECT count(*)::int AS pending FROM shared.event_outbox WHERE published_at IS NULL');
-        this.set(rows[0]!.pending);
+        this.set((await outboxBacklog(trading)).pending);
         return;
       }
       const status = await collectEventStatus(bus, trading);
@@ -121,15 +121,9 @@ export function createApiMetrics(pools: Pools, bus?: EventBus): ApiMetrics {
     labelNames: ['table'],
     registers: [registry],
     async collect() {
-      const { rows } = await trading.query<{ name: string; bytes: string }>(
-        `SELECT n.nspname || '.' || c.relname AS name,
-                coalesce((SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i WHERE i.inhparent = c.oid), 0) + pg_total_relation_size(c.oid) AS bytes
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-          ORDER BY bytes DESC LIMIT 20`,
-      );
+      const rows = await tableSizes(trading, 20);
       this.reset();
-      for (const row of rows) this.set({ table: row.name }, Number(row.bytes));
+      for (const row of rows) this.set({ table: row.table }, row.bytes);
     },
   });
   return { registry, stop };

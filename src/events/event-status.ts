@@ -11,13 +11,18 @@ export interface EventStatus {
   error?: string;
 }
 
-/** The outbox backlog and each consumer group's lag, for `tradedb status`. */
-export async function collectEventStatus(bus: EventBus, db: Queryable): Promise<EventStatus> {
+/** Outbox rows the relay has not published yet, and the age of the oldest in seconds. */
+export async function outboxBacklog(db: Queryable): Promise<Pick<EventStatus, 'pending' | 'oldestPendingSeconds'>> {
   const { rows } = await db.query<{ pending: number; oldest: number | null }>(
     `SELECT count(*)::int AS pending, extract(epoch FROM now() - min(occurred_at))::float8 AS oldest
        FROM shared.event_outbox WHERE published_at IS NULL`,
   );
-  const status: EventStatus = { mode: bus.mode, pending: rows[0]!.pending, oldestPendingSeconds: rows[0]!.oldest, groups: [] };
+  return { pending: rows[0]!.pending, oldestPendingSeconds: rows[0]!.oldest };
+}
+
+/** The outbox backlog and each consumer group's lag, for `tradedb status`. */
+export async function collectEventStatus(bus: EventBus, db: Queryable): Promise<EventStatus> {
+  const status: EventStatus = { mode: bus.mode, ...(await outboxBacklog(db)), groups: [] };
   try {
     status.groups = await bus.lag(db);
   } catch (error) {

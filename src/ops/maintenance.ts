@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { quoteIdentifier } from '../db/psql-script.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { pgStatStatementsView } from './database-health.ts';
 
 export interface MaintenanceOptions {
   /** Report what would be done; change nothing. */
@@ -147,24 +147,14 @@ async function analyzeStaleTables(owner: pg.Pool, dryRun: boolean): Promise<stri
 }
 
 async function snapshotQueryStats(owner: pg.Pool, top: number, dryRun: boolean): Promise<MaintenanceReport['queryStats']> {
-  const { rows } = await owner.query<{ schema: string }>(
-    "SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'",
-  );
-  const schema = rows[0]?.schema;
-  if (!schema) return { unavailable: 'the pg_stat_statements extension is not installed in this database' };
-  try {
-    await owner.query(`SELECT 1 FROM ${quoteIdentifier(schema)}.pg_stat_statements LIMIT 1`);
-  } catch (error) {
-    // 55000: the library is not in shared_preload_libraries (the only reason the view refuses).
-    if ((error as { code?: string }).code !== '55000') throw error;
-    return { unavailable: "pg_stat_statements is not loaded by the server: add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf and restart it (the embedded server loads it)" };
-  }
+  const source = await pgStatStatementsView(owner);
+  if ('unavailable' in source) return source;
   return changeOrPreview(owner, dryRun, async (client) => {
     const { rowCount } = await client.query(
       `INSERT INTO logging.query_stat_snapshots (taken_at, rank, queryid, role_name, query, calls, total_exec_ms, mean_exec_ms, rows, shared_blks_hit, shared_blks_read)
        SELECT now(), row_number() OVER (ORDER BY s.total_exec_time DESC), s.queryid, r.rolname, s.query, s.calls,
               round(s.total_exec_time::numeric, 3), round(s.mean_exec_time::numeric, 3), s.rows, s.shared_blks_hit, s.shared_blks_read
-         FROM ${quoteIdentifier(schema)}.pg_stat_statements s LEFT JOIN pg_roles r ON r.oid = s.userid
+         FROM ${source.view} s LEFT JOIN pg_roles r ON r.oid = s.userid
         WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
         ORDER BY s.total_exec_time DESC LIMIT $1`,
       [top],
