@@ -60,6 +60,8 @@ export interface EventBus {
   listen(pool: pg.Pool, topics: string[], onEvent: (event: EventEnvelope) => void): Promise<{ close(): Promise<void> }>;
   /** Each consumer group's lag, per topic. */
   lag(db: Queryable): Promise<GroupLag[]>;
+  /** Resolves when the bus's own transport answers (Redis PING; without Redis there is none of its own). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -120,8 +122,20 @@ class RedisEventBus implements EventBus {
       }
       if (Array.isArray(batch)) for (const event of readableEnvelopes(batch)) onEvent(event);
     });
-    await subscriber.subscribe(...topics.map((topic) => this.names.channel(topic)));
+    // The connection refuses commands until it is ready (no offline queue); it re-subscribes by itself after a reconnect.
+    try {
+      await redisReady(subscriber);
+      await subscriber.subscribe(...topics.map((topic) => this.names.channel(topic)));
+    } catch (error) {
+      this.release(subscriber);
+      throw error;
+    }
     return { close: async () => this.release(subscriber) };
+  }
+
+  async ping(): Promise<void> {
+    await redisReady(this.redis);
+    await this.redis.ping();
   }
 
   async lag(): Promise<GroupLag[]> {
@@ -202,6 +216,8 @@ class PostgresEventBus implements EventBus {
       },
     };
   }
+
+  async ping(): Promise<void> {}
 
   async lag(db: Queryable): Promise<GroupLag[]> {
     const result = await db.query<{ consumer_group: string; topic: string; lag: string }>(
