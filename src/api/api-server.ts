@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
@@ -12,11 +13,15 @@ import { withCorrelation } from '../shared/correlation.ts';
 import { authorize, TokenCheck } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 import { createApiMetrics } from './metrics.ts';
+import { LiveEventFeed } from './live-event-feed.ts';
 import { accountRoutes } from './routes/account-routes.ts';
+import { analyticsRoutes } from './routes/analytics-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
+import { eventRoutes } from './routes/event-routes.ts';
 import { flowRoutes } from './routes/flow-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { marketDataRoutes } from './routes/market-data-routes.ts';
+import { monitoringRoutes } from './routes/monitoring-routes.ts';
 import { orderRoutes } from './routes/order-routes.ts';
 
 export interface ApiServerOptions {
@@ -27,7 +32,7 @@ export interface ApiServerOptions {
   rateLimitPerMinute?: number;
   /** Largest request body, in bytes. */
   bodyLimit?: number;
-  /** The event bus, for the consumer groups' lag in /metrics (without it: the outbox backlog only). */
+  /** The event bus: live events at /events, Redis in /health, the consumer groups' lag in /metrics (without it: no live events, the outbox backlog only). */
   bus?: EventBus;
   /** How long a checked token is believed (default 5 s): a revoked token works at most this long. */
   tokenCacheMs?: number;
@@ -42,7 +47,8 @@ export interface ApiServerOptions {
  */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
   const tokens = new TokenCheck(new ApiTokenService(options.owner), options.tokenCacheMs ?? 5_000);
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  // Request ids are the correlation ids of logs and events: unique across processes and restarts.
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024, genReqId: () => randomUUID() }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(sendApiError);
@@ -69,15 +75,23 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
 
   // Authenticated before the rate limit counts (preHandler), so the limit is per token.
   app.addHook('onRequest', async (request) => authorize(request, tokens));
-  app.addHook('preHandler', (request, _reply, done) => {
+  app.addHook('preHandler', (request, reply, done) => {
+    // The caller can find what its request did: tradedb logs --correlation ID, GET /logs?correlation=ID.
+    void reply.header('x-correlation-id', request.id);
     withCorrelation({ correlationId: request.id, actor: request.token ? `api:${request.token.name}` : undefined }, done);
   });
 
-  await app.register(healthRoutes(options.pools));
+  const feed = options.bus && new LiveEventFeed(options.bus, options.pools.services.logging);
+  if (feed) app.addHook('onClose', async () => feed.close());
+
+  await app.register(healthRoutes(options.pools, options.bus));
   await app.register(marketDataRoutes(options.pools));
   await app.register(orderRoutes(options.pools));
   await app.register(accountRoutes(options.pools));
+  await app.register(analyticsRoutes(options.pools));
   await app.register(flowRoutes(options.pools));
+  await app.register(monitoringRoutes(options.pools, options.owner));
+  await app.register(eventRoutes(feed));
   await app.register(dashboardRoutes);
 
   const metrics = createApiMetrics(options.pools, options.bus);

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { startApi } from '../../src/api/api-runner.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { buildApiServer } from '../../src/api/api-server.ts';
+import { publishEvent } from '../../src/events/event-publisher.ts';
 import { ApiTokenService } from '../../src/services/shared/api-token-service.ts';
 import { openTradingDatabase, type TradingDatabase } from '../support/trading-database.ts';
 
@@ -34,14 +35,32 @@ const auth = (scope: 'read' | 'trade') => ({ authorization: `Bearer ${token[scop
 const order = { account: 'api-a', symbol: 'APIX', side: 'buy', type: 'limit', quantity: '2', limitPrice: '10.5' };
 
 describe('the HTTP API', () => {
-  it('health needs no token and names each database; the OpenAPI document lists the routes', async () => {
-    const health = await api.inject({ method: 'GET', url: '/health' });
-    expect(health.statusCode).toBe(200);
-    expect(health.json()).toMatchObject({ status: 'ok', databases: { trading: { status: 'ok' }, orchestration: { status: 'ok' } } });
+  it('health needs no token and names each database, Redis, the workers and the relay; the OpenAPI document lists the routes', async () => {
+    const health = async () => {
+      const response = await api.inject({ method: 'GET', url: '/health' });
+      expect(response.statusCode).toBe(200);
+      return response.json();
+    };
+    // No worker runs in this test: degraded, with what to do.
+    expect(await health()).toMatchObject({
+      status: 'degraded',
+      databases: { trading: { status: 'ok' }, orchestration: { status: 'ok' } },
+      redis: { status: 'not_configured' },
+      worker: { status: 'down', running: 0, detail: expect.stringContaining('tradedb worker') },
+      relay: { status: 'ok', pending: 0 },
+    });
+    await trading.pools.orchestration.query("INSERT INTO orchestration.workers (worker_id, hostname, pid) VALUES ('health-test', 'here', 1)");
+    expect(await health()).toMatchObject({ status: 'ok', worker: { status: 'ok', running: 1 } });
+    // An event nobody published for a minute: no relay is running.
+    await publishEvent(trading.owner, { type: 'config.changed', aggregate: { type: 'config', id: 'health' }, payload: { key: 'health', value: 1, version: 1, updatedBy: 'test' } });
+    await trading.admin.query("UPDATE shared.event_outbox SET occurred_at = now() - interval '1 minute' WHERE aggregate_id = 'health'");
+    expect(await health()).toMatchObject({ status: 'degraded', relay: { status: 'down', pending: 1, detail: expect.stringContaining('relay') } });
+    await trading.admin.query("DELETE FROM shared.event_outbox WHERE aggregate_id = 'health'");
+    await trading.pools.orchestration.query("DELETE FROM orchestration.workers WHERE worker_id = 'health-test'");
     const document = await api.inject({ method: 'GET', url: '/docs/json' });
     expect(Object.keys(document.json().paths)).toEqual(expect.arrayContaining(['/health', '/symbols', '/bars/{symbol}', '/orders']));
     expect((await api.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
-    expect(health.headers['x-content-type-options']).toBe('nosniff');
+    expect((await api.inject({ method: 'GET', url: '/health' })).headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('every other route needs a live token of a high enough scope: 401 without or with a bad one, 403 below the scope', async () => {

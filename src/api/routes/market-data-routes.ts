@@ -3,28 +3,37 @@ import { z } from 'zod';
 import type { Pools } from '../../db/pools.ts';
 import { INTERVALS } from '../../services/data-ingestion/interval.ts';
 import { barAsJson, barsSelect, resampleBars } from '../../services/data-ingestion/market-data-reader.ts';
-import { SymbolService } from '../../services/data-ingestion/symbol-service.ts';
+import { SymbolService, UnknownSymbolError } from '../../services/data-ingestion/symbol-service.ts';
 import { ApiError } from '../api-error.ts';
-
-/** A date (a day's UTC midnight) or an ISO 8601 instant with its offset. */
-const instant = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/, 'expected a date YYYY-MM-DD or an ISO 8601 time with its offset')
-  .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value))
-  .refine((value) => !Number.isNaN(value.getTime()), 'not a real date');
-
-const symbolParam = z.string().regex(/^[A-Za-z0-9^][A-Za-z0-9.^=/:_&-]{0,31}$/, 'expected a ticker').transform((value) => value.toUpperCase());
+import { instant, symbolParam } from '../api-schemas.ts';
+import { referenceDataRepository } from '../../services/data-ingestion/reference-data-repository.ts';
 
 /** Most bars one GET /bars returns: a year of minutes is for `tradedb bars`, which streams. */
 const MAX_BARS = 50_000;
 
-/** GET /symbols, GET /bars/:symbol (with resampling). */
+/** GET /symbols, /symbols/:symbol/company (profile, key statistics, holders), /bars/:symbol (with resampling). */
 export const marketDataRoutes = (pools: Pools): FastifyPluginAsyncZod =>
   async (app) => {
     app.get('/symbols', {
       config: { scope: 'read' },
       schema: { summary: 'Instruments', querystring: z.strictObject({ status: z.enum(['active', 'delisted', 'suspended']).optional() }) },
     }, async (request) => ({ symbols: await new SymbolService(pools.services.data_ingestion).list(request.query.status) }));
+
+    app.get('/symbols/:symbol/company', {
+      config: { scope: 'read' },
+      schema: { summary: "A symbol's company profile, latest key statistics and institutional holders (each null or empty until loaded)", params: z.strictObject({ symbol: symbolParam }) },
+    }, async (request) => {
+      const { symbol } = request.params;
+      const db = pools.services.data_ingestion;
+      // An unknown symbol is a 404, not an empty profile.
+      if (!(await new SymbolService(db).get(symbol))) throw new UnknownSymbolError(symbol);
+      return {
+        symbol,
+        company: (await referenceDataRepository.companyProfile(db, symbol)) ?? null,
+        statistics: (await referenceDataRepository.keyStatistics(db, symbol)) ?? null,
+        holders: await referenceDataRepository.institutionalHolders(db, symbol),
+      };
+    });
 
     app.get('/bars/:symbol', {
       config: { scope: 'read' },

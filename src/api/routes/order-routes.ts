@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Pools } from '../../db/pools.ts';
 import { OrderService } from '../../services/execution/order-service.ts';
 import { ORDER_SIDES, ORDER_TYPES, TIMES_IN_FORCE } from '../../services/execution/order-table.ts';
-import { accountId } from '../api-schemas.ts';
+import { accountId, limitParam } from '../api-schemas.ts';
 
 /** Decimals travel as strings, so no digit is lost on the way (the services validate them). */
 const decimal = z.string().max(40);
@@ -17,7 +17,7 @@ export const orderRoutes = (pools: Pools): FastifyPluginAsyncZod =>
       config: { scope: 'read' },
       schema: {
         summary: "An account's orders, newest first",
-        querystring: z.strictObject({ account: accountId, open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        querystring: z.strictObject({ account: accountId, open: z.enum(['true', 'false']).optional(), limit: limitParam(1000, 100) }),
       },
     }, async (request) => ({ orders: await orders.list(request.query.account, { open: request.query.open === 'true', limit: request.query.limit }) }));
 

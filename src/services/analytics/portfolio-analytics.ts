@@ -29,6 +29,17 @@ export interface PerformanceRow {
   realizedPnl: string | null;
 }
 
+/** A stored summary as PortfolioSummaryRow (amounts as exact decimal text). */
+const SUMMARY_COLUMNS = `account_id AS "accountId", as_of AS "asOf", trim_scale(cash)::text AS cash, trim_scale(market_value)::text AS "marketValue",
+          trim_scale(equity)::text AS equity, trim_scale(gross_exposure)::text AS "grossExposure",
+          trim_scale(net_exposure)::text AS "netExposure", trim_scale(realized_pnl)::text AS "realizedPnl",
+          trim_scale(unrealized_pnl)::text AS "unrealizedPnl"`;
+
+/** A stored performance row as PerformanceRow. */
+const PERFORMANCE_COLUMNS = `period, period_start::text AS "periodStart", period_end::text AS "periodEnd", trim_scale(returns)::text AS returns,
+          trim_scale(volatility)::text AS volatility, trim_scale(sharpe)::text AS sharpe, trim_scale(max_drawdown)::text AS "maxDrawdown",
+          trades, trim_scale(win_rate)::text AS "winRate", trim_scale(realized_pnl)::text AS "realizedPnl"`;
+
 /**
  * The account as of `$2`, from raw rows only — starting cash, the trades executed by then, and
  * the close of the last bar ended by then (the last trade price where there is none) — so a
@@ -62,10 +73,7 @@ ON CONFLICT (account_id, as_of) DO UPDATE SET
     cash = excluded.cash, market_value = excluded.market_value, equity = excluded.equity,
     gross_exposure = excluded.gross_exposure, net_exposure = excluded.net_exposure,
     realized_pnl = excluded.realized_pnl, unrealized_pnl = excluded.unrealized_pnl
-RETURNING account_id AS "accountId", as_of AS "asOf", trim_scale(cash)::text AS cash, trim_scale(market_value)::text AS "marketValue",
-          trim_scale(equity)::text AS equity, trim_scale(gross_exposure)::text AS "grossExposure",
-          trim_scale(net_exposure)::text AS "netExposure", trim_scale(realized_pnl)::text AS "realizedPnl",
-          trim_scale(unrealized_pnl)::text AS "unrealizedPnl"`;
+RETURNING ${SUMMARY_COLUMNS}`;
 
 /**
  * Performance over the daily summaries of [$2, $3]: total return, annualized volatility and
@@ -97,9 +105,7 @@ SELECT $1, $4, $2::date, $3::date, round(returns, 8), round(sd * sqrt(252::numer
 ON CONFLICT ON CONSTRAINT performance_metrics_period_key DO UPDATE SET
     period_end = excluded.period_end, returns = excluded.returns, volatility = excluded.volatility, sharpe = excluded.sharpe,
     max_drawdown = excluded.max_drawdown, trades = excluded.trades, win_rate = excluded.win_rate, realized_pnl = excluded.realized_pnl
-RETURNING period, period_start::text AS "periodStart", period_end::text AS "periodEnd", trim_scale(returns)::text AS returns,
-          trim_scale(volatility)::text AS volatility, trim_scale(sharpe)::text AS sharpe, trim_scale(max_drawdown)::text AS "maxDrawdown",
-          trades, trim_scale(win_rate)::text AS "winRate", trim_scale(realized_pnl)::text AS "realizedPnl"`;
+RETURNING ${PERFORMANCE_COLUMNS}`;
 
 /** Portfolio summaries and performance metrics of an account, through the analytics role. */
 export class PortfolioAnalytics {
@@ -123,12 +129,41 @@ export class PortfolioAnalytics {
    * performance. What the end-of-day flow computes, and what live analytics keeps current as
    * trades, positions and bars arrive: both run this, so they agree exactly.
    */
+  /** The stored summaries (kept current by live analytics and the end-of-day flow), newest first. */
+  async storedSummaries(accountId: string, limit: number): Promise<PortfolioSummaryRow[]> {
+    return withAccountTransaction(
+      this.pool,
+      accountId,
+      async (client) => (await client.query<PortfolioSummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM analytics.portfolio_summary WHERE account_id = $1 ORDER BY as_of DESC LIMIT $2`, [accountId, limit])).rows,
+      { readOnly: true },
+    );
+  }
+
+  /** The stored whole-account performance rows of a period kind (all kinds if none), newest period first. */
+  async storedPerformance(accountId: string, period: AnalyticsPeriod | undefined, limit: number): Promise<PerformanceRow[]> {
+    return withAccountTransaction(
+      this.pool,
+      accountId,
+      async (client) =>
+        (
+          await client.query<PerformanceRow>(
+            `SELECT ${PERFORMANCE_COLUMNS} FROM analytics.performance_metrics
+              WHERE account_id = $1 AND strategy_id IS NULL AND ($2::text IS NULL OR period = $2)
+              ORDER BY period_start DESC, period LIMIT $3`,
+            [accountId, period ?? null, limit],
+          )
+        ).rows,
+      { readOnly: true },
+    );
+  }
+
   async closeDay(accountId: string, day: string): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {
     return this.performance(accountId, day, day, 'daily');
   }
 }
 
-export type AnalyticsPeriod = 'daily' | 'weekly' | 'monthly' | 'inception';
+export const ANALYTICS_PERIODS = ['daily', 'weekly', 'monthly', 'inception'] as const;
+export type AnalyticsPeriod = (typeof ANALYTICS_PERIODS)[number];
 
 /** performance() inside the caller's transaction, which must carry the account (tradedb.account_id). */
 export async function performanceIn(db: Queryable, accountId: string, from: string, to: string, period: AnalyticsPeriod): Promise<{ summaries: PortfolioSummaryRow[]; performance: PerformanceRow }> {

@@ -17,6 +17,9 @@ export interface QualityLogRow {
   createdAt: Date;
 }
 
+const COLUMNS = `id::float8 AS id, ingestion_run_id::float8 AS "ingestionRunId", symbol, ts, rule, severity, detail,
+  raw_input AS "rawInput", line_number AS "lineNumber", created_at AS "createdAt"`;
+
 /** SQL for data_ingestion.data_quality_logs: the rows a load refused, with their raw text and line. */
 export const qualityLogRepository = {
   /** Writes rejections with COPY: a file of a million bad rows must not become a million INSERTs. */
@@ -33,12 +36,20 @@ export const qualityLogRepository = {
     );
   },
 
-  async forRun(db: Queryable, runId: number): Promise<QualityLogRow[]> {
+  /** A run's issues in line order; the first `limit` of them if given. */
+  async forRun(db: Queryable, runId: number, limit?: number): Promise<QualityLogRow[]> {
     const { rows } = await db.query<QualityLogRow>(
-      `SELECT id::float8 AS id, ingestion_run_id::float8 AS "ingestionRunId", symbol, ts, rule, severity, detail,
-              raw_input AS "rawInput", line_number AS "lineNumber", created_at AS "createdAt"
-         FROM data_ingestion.data_quality_logs WHERE ingestion_run_id = $1 ORDER BY line_number, id`,
-      [runId],
+      `SELECT ${COLUMNS} FROM data_ingestion.data_quality_logs WHERE ingestion_run_id = $1 ORDER BY line_number, id LIMIT $2`,
+      [runId, limit ?? null],
+    );
+    return rows;
+  },
+
+  /** The newest issues of every run, or of one symbol (by id: the primary key index, newest last written). */
+  async recent(db: Queryable, options: { symbol?: string | undefined; limit: number }): Promise<QualityLogRow[]> {
+    const { rows } = await db.query<QualityLogRow>(
+      `SELECT ${COLUMNS} FROM data_ingestion.data_quality_logs WHERE $1::text IS NULL OR symbol = $1 ORDER BY id DESC LIMIT $2`,
+      [options.symbol ?? null, options.limit],
     );
     return rows;
   },

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/queryable.ts';
 
-/** Key statistics of one day; amounts and ratios as exact decimal text, absent ones null. */
+/** Key statistics of one day; amounts and ratios as exact decimal text without trailing zeros, absent ones null. */
 export interface KeyStatisticsRow {
   symbol: string;
   asOf: string;
@@ -17,6 +17,20 @@ export interface KeyStatisticsRow {
   ingestionRunId: number | null;
 }
 
+export interface CompanyProfileRow {
+  symbol: string;
+  name: string | null;
+  sector: string | null;
+  industry: string | null;
+  country: string | null;
+  website: string | null;
+  description: string | null;
+  employees: number | null;
+  marketCap: string | null;
+  ingestionRunId: number | null;
+  updatedAt: Date;
+}
+
 export interface HolderRow {
   symbol: string;
   reportDate: string;
@@ -27,14 +41,24 @@ export interface HolderRow {
   ingestionRunId: number | null;
 }
 
-const KEY_STATISTICS_COLUMNS = `symbol, as_of::text AS "asOf", market_cap::text AS "marketCap", pe_ratio::text AS "peRatio",
-  forward_pe::text AS "forwardPe", eps::text AS eps, dividend_yield::text AS "dividendYield", beta::text AS beta,
-  fifty_two_week_high::text AS "fiftyTwoWeekHigh", fifty_two_week_low::text AS "fiftyTwoWeekLow",
-  average_volume::text AS "averageVolume", shares_outstanding::text AS "sharesOutstanding",
+const KEY_STATISTICS_COLUMNS = `symbol, as_of::text AS "asOf", trim_scale(market_cap)::text AS "marketCap", trim_scale(pe_ratio)::text AS "peRatio",
+  trim_scale(forward_pe)::text AS "forwardPe", trim_scale(eps)::text AS eps, trim_scale(dividend_yield)::text AS "dividendYield", trim_scale(beta)::text AS beta,
+  trim_scale(fifty_two_week_high)::text AS "fiftyTwoWeekHigh", trim_scale(fifty_two_week_low)::text AS "fiftyTwoWeekLow",
+  trim_scale(average_volume)::text AS "averageVolume", trim_scale(shares_outstanding)::text AS "sharesOutstanding",
   ingestion_run_id::float8 AS "ingestionRunId"`;
 
-/** Lookups of key statistics and institutional holders (written by the reference-data flows). */
+/** Lookups of company profiles, key statistics and institutional holders (written by the reference-data flows). */
 export const referenceDataRepository = {
+  async companyProfile(db: Queryable, symbol: string): Promise<CompanyProfileRow | undefined> {
+    const { rows } = await db.query<CompanyProfileRow>(
+      `SELECT symbol, name, sector, industry, country, website, description, employees, trim_scale(market_cap)::text AS "marketCap",
+              ingestion_run_id::float8 AS "ingestionRunId", updated_at AS "updatedAt"
+         FROM data_ingestion.company_info WHERE symbol = $1`,
+      [symbol],
+    );
+    return rows[0];
+  },
+
   /** The snapshot of `asOf`, or the latest one on or before it (default: the latest of all). */
   async keyStatistics(db: Queryable, symbol: string, asOf?: string): Promise<KeyStatisticsRow | undefined> {
     const { rows } = await db.query<KeyStatisticsRow>(
@@ -48,8 +72,8 @@ export const referenceDataRepository = {
   /** Holders of the latest report on or before `reportDate` (default: the latest report), largest first. */
   async institutionalHolders(db: Queryable, symbol: string, reportDate?: string): Promise<HolderRow[]> {
     const { rows } = await db.query<HolderRow>(
-      `SELECT symbol, report_date::text AS "reportDate", holder, shares::text AS shares, value::text AS value,
-              pct_held::text AS "pctHeld", ingestion_run_id::float8 AS "ingestionRunId"
+      `SELECT symbol, report_date::text AS "reportDate", holder, trim_scale(shares)::text AS shares, trim_scale(value)::text AS value,
+              trim_scale(pct_held)::text AS "pctHeld", ingestion_run_id::float8 AS "ingestionRunId"
          FROM data_ingestion.institutional_holders h
         WHERE symbol = $1
           AND report_date = (SELECT max(report_date) FROM data_ingestion.institutional_holders
