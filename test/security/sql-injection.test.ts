@@ -2,10 +2,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { connectAdmin } from '../../src/db/setup.ts';
 import { runCli } from '../support/run-cli.ts';
+import { INJECTION_PAYLOAD, tableRowCounts } from '../support/injection-check.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
 
-/** One argument carrying the usual ways out of a string literal, identifier or dollar quote. */
-const PAYLOAD = `x'); DROP TABLE shared.accounts; --" OR 1=1 $$; DROP SCHEMA execution CASCADE; $$ \\' /*`;
+const PAYLOAD = INJECTION_PAYLOAD;
 
 /** Every CLI argument that reaches SQL, given the payload. */
 const INVOCATIONS: string[][] = [
@@ -43,16 +43,6 @@ const INVOCATIONS: string[][] = [
 let db: TestDatabases;
 let admin: pg.Client;
 
-/** Every table of the trading database with its row count. */
-async function fingerprint(): Promise<Record<string, number>> {
-  const { rows } = await admin.query<{ name: string }>(
-    "SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables WHERE schemaname NOT IN ('public') ORDER BY 1",
-  );
-  const counts: Record<string, number> = {};
-  for (const { name } of rows) counts[name] = Number((await admin.query(`SELECT count(*) AS n FROM ${name}`)).rows[0].n);
-  return counts;
-}
-
 beforeAll(async () => {
   db = await cloneTemplateDatabases('injection');
   admin = await connectAdmin(db.config, db.config.trading.database);
@@ -65,7 +55,7 @@ afterAll(async () => {
 });
 
 it('no CLI argument that reaches SQL can change the database: each is refused or treated as data, never as SQL', async () => {
-  const before = await fingerprint();
+  const before = await tableRowCounts(admin);
   const results: Array<{ args: string[]; code: number | null; stderr: string }> = [];
   // Four at a time: each is a process of its own.
   for (let index = 0; index < INVOCATIONS.length; index += 4) {
@@ -83,7 +73,7 @@ it('no CLI argument that reaches SQL can change the database: each is refused or
   expect(results.filter((result) => result.code === 0).length).toBeGreaterThanOrEqual(6);
   // Everything still there; the only rows added are ones whose content is the payload as data
   // (a strategy named by it, and the audit trail's record of that).
-  const after = await fingerprint();
+  const after = await tableRowCounts(admin);
   expect(Object.keys(after)).toEqual(Object.keys(before));
   const changed = Object.fromEntries(Object.entries(after).filter(([name, count]) => count !== before[name]));
   for (const name of Object.keys(changed)) expect(name === 'strategy_engine.strategies' || name.startsWith('shared.audit_log'), `${name} changed`).toBe(true);
