@@ -483,6 +483,7 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                        ('shared.create_daily_partitions(regclass,date,integer)'),
                        ('shared.touch_updated_at()'),
                        ('shared.forbid_update_delete()'),
+                       ('shared.authenticate_api_token(bytea)'),
                        ('data_ingestion.ensure_market_data_partitions(date[])')) AS f (signature)
         UNION ALL
         -- The partition door of the loaders is data_ingestion's alone.
@@ -515,8 +516,15 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
                 ('risk_management.check_order(text,text,text,numeric,numeric,numeric,bigint,boolean)', ARRAY['execution_user', 'risk_management_user']),
                 ('data_ingestion.latest_close(text,timestamptz)', ARRAY['data_ingestion_user', 'strategy_engine_user', 'execution_user',
                                                                        'risk_management_user', 'analytics_user', 'trading_readonly']),
-                ('strategy_engine.record_daily_performance(date)', ARRAY['strategy_engine_user'])
+                ('strategy_engine.record_daily_performance(date)', ARRAY['strategy_engine_user']),
+                -- The API checks tokens as logging_user (0012).
+                ('shared.authenticate_api_token(bytea)', ARRAY['logging_user'])
                ) AS f (signature, callers)) AS checks;
+
+-- The API reads every role's statement statistics as logging_user (0012).
+INSERT INTO setup_check (kind, object_name, present)
+SELECT 'role-membership', 'logging_user is a member of pg_read_all_stats',
+       pg_has_role('logging_user', 'pg_read_all_stats', 'MEMBER');
 
 -- The audit trail's functions are the owner's: no service seals, verifies or writes it.
 INSERT INTO setup_check (kind, object_name, present)

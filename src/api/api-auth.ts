@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { tokenHash, type ApiTokenRow, type ApiTokenService, type TokenScope } from '../services/shared/api-token-service.ts';
+import type { Queryable } from '../db/queryable.ts';
+import { authenticateApiToken, tokenHash, type ApiTokenRow, type TokenScope } from '../services/shared/api-token-service.ts';
 import { ApiError } from './api-error.ts';
 
 /** read < trade < admin: a token may do what its scope and every lower one allow. */
@@ -17,16 +18,16 @@ declare module 'fastify' {
 }
 
 /**
- * The API's token check: ApiTokenService.authenticate, remembered for a few seconds per token
+ * The API's token check: authenticateApiToken, remembered for a few seconds per token
  * (by its hash), so that a busy client does not cost a database round trip per request.
  */
 export class TokenCheck {
   /** Live tokens only, by hash: an unknown one is asked about each time. */
   private readonly remembered = new Map<string, { token: ApiTokenRow; until: number }>();
 
-  /** `rememberMs`: how long a checked token is believed without asking again (a revocation takes this long at most). */
+  /** `db`: the logging service's pool; `rememberMs`: how long a checked token is believed without asking again (a revocation takes this long at most). */
   constructor(
-    private readonly tokens: ApiTokenService,
+    private readonly db: Queryable,
     private readonly rememberMs: number,
   ) {}
 
@@ -35,7 +36,7 @@ export class TokenCheck {
     const now = Date.now();
     const known = this.remembered.get(key);
     if (known && known.until > now) return known.token;
-    const token = await this.tokens.authenticate(bearer);
+    const token = await authenticateApiToken(this.db, bearer);
     // Unknown tokens are not remembered: a flood of made-up ones must not fill the memory.
     if (token) this.remembered.set(key, { token, until: now + this.rememberMs });
     else this.remembered.delete(key);

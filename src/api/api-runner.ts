@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { Config } from '../config/load-config.ts';
 import { UserFacingError } from '../db/errors.ts';
 import type { Pools } from '../db/pools.ts';
@@ -13,10 +12,10 @@ export interface RunningApi {
 }
 
 /** Builds the API and listens on TRADEDB_API_HOST:TRADEDB_API_PORT; a port in use is named. */
-export async function startApi(config: Pick<Config, 'api' | 'redis' | 'events'>, pools: Pools, owner: pg.Pool): Promise<RunningApi> {
+export async function startApi(config: Pick<Config, 'api' | 'redis' | 'events'>, pools: Pools): Promise<RunningApi> {
   // Its own bus, for the consumer lag in /metrics.
   const bus = createEventBus(config);
-  const app = await buildApiServer({ pools, owner, bus, rateLimitPerMinute: config.api.rateLimitPerMinute });
+  const app = await buildApiServer({ pools, bus, rateLimitPerMinute: config.api.rateLimitPerMinute });
   app.addHook('onClose', async () => bus.close());
   try {
     await app.listen({ host: config.api.host, port: config.api.port });

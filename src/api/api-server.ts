@@ -5,10 +5,8 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type pg from 'pg';
 import type { Pools } from '../db/pools.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { ApiTokenService } from '../services/shared/api-token-service.ts';
 import { withCorrelation } from '../shared/correlation.ts';
 import { authorize, TokenCheck } from './api-auth.ts';
 import { ApiError, sendApiError } from './api-error.ts';
@@ -26,8 +24,6 @@ import { orderRoutes } from './routes/order-routes.ts';
 
 export interface ApiServerOptions {
   pools: Pools;
-  /** The owner's pool: tokens are the owner's (shared.api_tokens). */
-  owner: pg.Pool;
   /** Requests per minute one token (or, before authentication, one address) may make. */
   rateLimitPerMinute?: number;
   /** Largest request body, in bytes. */
@@ -46,7 +42,8 @@ export interface ApiServerOptions {
  * token as the audit trail's actor (`api:<token name>`).
  */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const tokens = new TokenCheck(new ApiTokenService(options.owner), options.tokenCacheMs ?? 5_000);
+  // Tokens are checked through the logging service's role (migration 0012): the API holds no owner connection.
+  const tokens = new TokenCheck(options.pools.services.logging, options.tokenCacheMs ?? 5_000);
   // Request ids are the correlation ids of logs and events: unique across processes and restarts.
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024, genReqId: () => randomUUID() }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -90,7 +87,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(accountRoutes(options.pools));
   await app.register(analyticsRoutes(options.pools));
   await app.register(flowRoutes(options.pools));
-  await app.register(monitoringRoutes(options.pools, options.owner));
+  await app.register(monitoringRoutes(options.pools));
   await app.register(eventRoutes(feed));
   await app.register(dashboardRoutes);
 

@@ -80,8 +80,8 @@ export async function pgStatStatementsView(db: Queryable): Promise<{ view: strin
 
 /**
  * The statements of this database that took the most time per call (pg_stat_statements; constants
- * are normalized to $n there). Other roles' statement texts need pg_read_all_stats: read them as
- * the owner role.
+ * are normalized to $n there). Other roles' statement texts need pg_read_all_stats (the owner
+ * and, from migration 0012, logging_user have it).
  */
 export async function slowestQueries(db: Queryable, limit: number): Promise<SlowestQueries> {
   const source = await pgStatStatementsView(db);

@@ -54,7 +54,7 @@ describe.each([
     relay = bus.createRelay({ pool: trading.owner, pollIntervalMs: 100 });
     await relay.start();
     bearer = `Bearer ${(await new ApiTokenService(trading.owner).create({ name: 'sse-reader', scope: 'read' })).token}`;
-    api = await buildApiServer({ pools: trading.pools, owner: trading.owner, bus });
+    api = await buildApiServer({ pools: trading.pools, bus });
     await api.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
   });

@@ -16,7 +16,7 @@ beforeAll(async () => {
   await trading.admin.query("SELECT shared.create_monthly_partitions('data_ingestion.market_data', '2025-01-01', 1)");
   const tokens = new ApiTokenService(trading.owner);
   for (const scope of ['read', 'trade', 'admin'] as const) token[scope] = (await tokens.create({ name: `routes-${scope}`, scope })).token;
-  api = await buildApiServer({ pools: trading.pools, owner: trading.owner, rateLimitPerMinute: 10_000 });
+  api = await buildApiServer({ pools: trading.pools, rateLimitPerMinute: 10_000 });
 });
 afterAll(async () => {
   await api?.close();

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const tokens = new ApiTokenService(trading.owner);
   token.read = (await tokens.create({ name: 'reader', scope: 'read' })).token;
   token.trade = (await tokens.create({ name: 'trader', scope: 'trade' })).token;
-  api = await buildApiServer({ pools: trading.pools, owner: trading.owner, rateLimitPerMinute: 1000 });
+  api = await buildApiServer({ pools: trading.pools, rateLimitPerMinute: 1000 });
 });
 afterAll(async () => {
   await api?.close();
@@ -77,7 +77,7 @@ describe('the HTTP API', () => {
 
   it('a revoked token stops working once the short token cache forgets it', async () => {
     const { token: shortLived } = await new ApiTokenService(trading.owner).create({ name: 'revoked-soon', scope: 'read' });
-    const quick = await buildApiServer({ pools: trading.pools, owner: trading.owner, tokenCacheMs: 200 });
+    const quick = await buildApiServer({ pools: trading.pools, tokenCacheMs: 200 });
     try {
       const ask = async () => (await quick.inject({ method: 'GET', url: '/symbols', headers: { authorization: `Bearer ${shortLived}` } })).statusCode;
       expect(await ask()).toBe(200);
@@ -178,13 +178,13 @@ it('startApi listens where configured and answers over HTTP; a port in use is na
   await once(blocker, 'listening');
   const busy = (blocker.address() as net.AddressInfo).port;
   try {
-    await expect(startApi(settings({ TRADEDB_API_PORT: String(busy) }), trading.pools, trading.owner)).rejects.toThrow(
+    await expect(startApi(settings({ TRADEDB_API_PORT: String(busy) }), trading.pools)).rejects.toThrow(
       `The API cannot listen on 127.0.0.1:${busy}: the port is in use. Set TRADEDB_API_PORT to a free one (or start with --no-api).`,
     );
   } finally {
     blocker.close();
   }
-  const running = await startApi(settings({ TRADEDB_API_PORT: String(busy), TRADEDB_API_RATE_LIMIT: '2' }), trading.pools, trading.owner);
+  const running = await startApi(settings({ TRADEDB_API_PORT: String(busy), TRADEDB_API_RATE_LIMIT: '2' }), trading.pools);
   try {
     expect(running.url).toBe(`http://127.0.0.1:${busy}`);
     const response = await fetch(`${running.url}/health`);

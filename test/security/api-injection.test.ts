@@ -43,7 +43,7 @@ let admin: string;
 beforeAll(async () => {
   trading = await openTradingDatabase('apiinject', { accounts: ['inj-a'], symbols: ['INJ1'] });
   admin = (await new ApiTokenService(trading.owner).create({ name: 'inj-admin', scope: 'admin' })).token;
-  api = await buildApiServer({ pools: trading.pools, owner: trading.owner, rateLimitPerMinute: 100_000 });
+  api = await buildApiServer({ pools: trading.pools, rateLimitPerMinute: 100_000 });
 });
 afterAll(async () => {
   await api?.close();

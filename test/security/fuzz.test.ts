@@ -113,7 +113,7 @@ it('10,000 generated bad orders: each a typed error naming what is wrong, and no
 
 it('10,000 generated bad orders through POST /orders: each a 4xx in the API error shape, and no order, trade or event written', async () => {
   const token = (await new ApiTokenService(trading.owner).create({ name: 'fuzzer', scope: 'trade' })).token;
-  const api = await buildApiServer({ pools: trading.pools, owner: trading.owner, rateLimitPerMinute: 1_000_000 });
+  const api = await buildApiServer({ pools: trading.pools, rateLimitPerMinute: 1_000_000 });
   try {
     await sendBadOrders(10, 10_000, async (order, index) => {
       const { accountId, orderType, clientOrderId, ...rest } = order;

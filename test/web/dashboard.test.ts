@@ -38,7 +38,7 @@ beforeAll(async () => {
   const port = (probe.address() as net.AddressInfo).port;
   probe.close();
   const config = loadConfig({ env: { ...trading.db.env, TRADEDB_API_PORT: String(port) }, envFile: false });
-  api = await startApi(config, trading.pools, trading.owner);
+  api = await startApi(config, trading.pools);
   // The relay publishes what the outbox holds, as npm start's does: the page's live updates.
   bus = createEventBus(config);
   relay = bus.createRelay({ pool: trading.owner, pollIntervalMs: 200 });

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type pg from 'pg';
 import { z } from 'zod';
 import type { Pools } from '../../db/pools.ts';
 import { partitionList, slowestQueries, tableSizes } from '../../ops/database-health.ts';
@@ -10,7 +9,7 @@ import { ApiError } from '../api-error.ts';
 import { instant, limitParam, symbolParam } from '../api-schemas.ts';
 
 /** GET /logs (the centralized log, by correlation id), /quality (data quality issues), /database (pools, slow queries, sizes, partitions). */
-export const monitoringRoutes = (pools: Pools, owner: pg.Pool): FastifyPluginAsyncZod =>
+export const monitoringRoutes = (pools: Pools): FastifyPluginAsyncZod =>
   async (app) => {
     app.get('/logs', {
       config: { scope: 'read' },
@@ -51,8 +50,8 @@ export const monitoringRoutes = (pools: Pools, owner: pg.Pool): FastifyPluginAsy
       },
     }, async (request) => ({
       pools: Object.entries(pools.stats()).map(([pool, stats]) => ({ pool, ...stats })),
-      // Other roles' statement texts need pg_read_all_stats, which the owner role has.
-      slowestQueries: await slowestQueries(owner, request.query.top),
+      // Other roles' statement texts need pg_read_all_stats, which logging_user has (migration 0012).
+      slowestQueries: await slowestQueries(pools.services.logging, request.query.top),
       tables: await tableSizes(pools.services.logging, 20),
       partitions: await partitionList(pools.services.logging),
     }));

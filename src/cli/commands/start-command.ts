@@ -14,7 +14,6 @@ import { startNotifier } from '../../services/notification/notifier.ts';
 import { startLiveAnalytics } from '../../services/analytics/live-analytics.ts';
 import { startAuditSealer } from '../../ops/audit-sealer.ts';
 import { startApi } from '../../api/api-runner.ts';
-import { createOwnerPool } from '../../db/owner-pool.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -70,14 +69,11 @@ export function registerStartCommand(program: Command): void {
               running.push({ label: 'the audit sealer (tradedb audit verify)', stop: () => sealer.stop() });
             }
             if (options.api) {
-              const owner = createOwnerPool(server.config);
-              try {
-                const api = await startApi(config, pools, owner);
-                running.push({ label: `the dashboard on ${api.url}/ and the HTTP API (docs at ${api.url}/docs)`, stop: () => api.stop().finally(() => owner.end()) });
-              } catch (error) {
-                await owner.end();
-                throw error;
-              }
+              const api = await startApi(config, pools);
+              running.push({
+                label: `the dashboard on ${api.url}/ (it asks for a token: npx tradedb tokens create me --scope trade) and the HTTP API (docs at ${api.url}/docs)`,
+                stop: () => api.stop(),
+              });
             }
             if (options.notifier) {
               const notifier = await startNotifier(config, pools);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UserFacingError } from '../../db/errors.ts';
+import type { Queryable } from '../../db/queryable.ts';
 
 export const TOKEN_SCOPES = ['read', 'trade', 'admin'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
@@ -34,7 +35,8 @@ const COLUMNS = `id::int, name, scope, created_at AS "createdAt", expires_at AS 
 
 /**
  * Bearer tokens of the HTTP API, in shared.api_tokens (owner only, like accounts): created with a
- * scope, shown once, stored as a hash, revoked by name. Takes a pool of the owner role.
+ * scope, shown once, stored as a hash, revoked by name. Takes a pool of the owner role; the API
+ * checks them with authenticateApiToken.
  */
 export class ApiTokenService {
   constructor(private readonly ownerPool: pg.Pool) {}
@@ -71,24 +73,19 @@ export class ApiTokenService {
     if (!rows[0]) throw new UserFacingError(`No token named ${name}.`);
     return rows[0];
   }
+}
 
-  /**
-   * The live token a bearer presents (not revoked, not expired), or undefined. Notes when it was
-   * last used, at most once a minute (a write per request would cost every request a row version).
-   */
-  async authenticate(token: string): Promise<ApiTokenRow | undefined> {
-    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-    const { rows } = await this.ownerPool.query<ApiTokenRow>(
-      `WITH live AS (
-         SELECT * FROM shared.api_tokens
-          WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-       ), touched AS (
-         UPDATE shared.api_tokens t SET last_used_at = now() FROM live
-          WHERE t.id = live.id AND (live.last_used_at IS NULL OR live.last_used_at < now() - interval '1 minute')
-       )
-       SELECT ${COLUMNS} FROM live`,
-      [tokenHash(token)],
-    );
-    return rows[0];
-  }
+/**
+ * The live token a bearer presents (not revoked, not expired), or undefined, through
+ * shared.authenticate_api_token (migration 0012): `db` is the logging service's pool, so the
+ * API needs no owner connection. The function notes when a token was last used, at most once a
+ * minute (a write per request would cost every request a row version).
+ */
+export async function authenticateApiToken(db: Queryable, token: string): Promise<ApiTokenRow | undefined> {
+  if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+  const { rows } = await db.query<ApiTokenRow>(
+    `SELECT ${COLUMNS} FROM shared.authenticate_api_token($1)`,
+    [tokenHash(token)],
+  );
+  return rows[0];
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
-import { ApiTokenService } from '../../../src/services/shared/api-token-service.ts';
+import { ApiTokenService, authenticateApiToken } from '../../../src/services/shared/api-token-service.ts';
 import { runCli } from '../../support/run-cli.ts';
 import { openTradingDatabase, type TradingDatabase } from '../../support/trading-database.ts';
 
@@ -22,9 +22,11 @@ it('`tradedb tokens create` prints a token once; only its hash is stored (the au
   expect(created.stderr).toContain('token dashboard (read) created, active. Keep it now: it cannot be shown again.');
 
   const tokens = new ApiTokenService(owner);
-  expect(await tokens.authenticate(token)).toMatchObject({ name: 'dashboard', scope: 'read', revokedAt: null });
-  expect(await tokens.authenticate(`${token.slice(0, -1)}x`)).toBeUndefined();
-  expect(await tokens.authenticate('not-a-token')).toBeUndefined();
+  // As the API checks them: through the logging service's role, which cannot read the table.
+  const authenticate = (presented: string) => authenticateApiToken(trading.pools.services.logging, presented);
+  expect(await authenticate(token)).toMatchObject({ name: 'dashboard', scope: 'read', revokedAt: null });
+  expect(await authenticate(`${token.slice(0, -1)}x`)).toBeUndefined();
+  expect(await authenticate('not-a-token')).toBeUndefined();
 
   // Nowhere in the database in the clear, nor in what `list` and the audit trail show.
   const everything = await trading.admin.query(
@@ -40,15 +42,16 @@ it('`tradedb tokens create` prints a token once; only its hash is stored (the au
 
   const revoked = await runCli(['tokens', 'revoke', 'dashboard'], trading.db.env);
   expect(revoked.stdout).toMatch(/^token dashboard revoked \d{4}-/);
-  expect(await tokens.authenticate(token)).toBeUndefined();
+  expect(await authenticate(token)).toBeUndefined();
 });
 
 it('a token past its expiry no longer authenticates; bad names, scopes and duplicates are named and store nothing', async () => {
   const tokens = new ApiTokenService(owner);
+  const authenticate = (presented: string) => authenticateApiToken(trading.pools.services.logging, presented);
   const { token } = await tokens.create({ name: 'short-lived', scope: 'trade', expiresInDays: 1 });
-  expect(await tokens.authenticate(token)).toMatchObject({ scope: 'trade' });
+  expect(await authenticate(token)).toMatchObject({ scope: 'trade' });
   await trading.admin.query("UPDATE shared.api_tokens SET created_at = now() - interval '3 days', expires_at = now() - interval '1 day' WHERE name = 'short-lived'");
-  expect(await tokens.authenticate(token)).toBeUndefined();
+  expect(await authenticate(token)).toBeUndefined();
 
   const before = await trading.admin.query('SELECT count(*)::int AS n FROM shared.api_tokens');
   await expect(tokens.create({ name: 'bad name!', scope: 'read' })).rejects.toThrow('Invalid token: name: letters, digits and _ . - only');
