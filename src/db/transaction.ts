@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { isRetryableTransactionError, toDatabaseError } from './errors.ts';
 import type { ConnectionSource, Queryable } from './queryable.ts';
@@ -54,16 +55,53 @@ export async function withTransaction<T>(
 /**
  * A Queryable whose every statement is its own transaction (autocommit: one round trip, for a
  * server-side function that does a whole step), retried on serialization failures and deadlocks
- * as withTransaction's work is.
+ * as withTransaction's work is. With a correlation in progress, the statement and the
+ * set_config calls that carry the correlation go as one simple query (its statements run in one
+ * implicit transaction): still one round trip, and no lock the statement takes is held while
+ * a COMMIT travels.
  */
 export function statementTransactions(pool: pg.Pool, options: Omit<TransactionOptions, 'isolationLevel' | 'readOnly'> = {}): Queryable {
   return {
-    query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) =>
-      // With a correlation in progress the statement needs a transaction to carry it: two more round trips.
-      correlationStatement()
-        ? withTransaction(pool, (client) => client.query(textOrConfig as string, values), options)
-        : retryingConflicts(() => queryKeepingConnection(pool, textOrConfig, values), options),
+    query: (textOrConfig: string | pg.QueryConfig, values?: unknown[]) => {
+      const correlation = correlationStatement();
+      if (!correlation) return retryingConflicts(() => queryKeepingConnection(pool, textOrConfig, values), options);
+      const text = typeof textOrConfig === 'string' ? textOrConfig : textOrConfig.text;
+      const config: Partial<pg.QueryConfig> = typeof textOrConfig === 'string' ? {} : textOrConfig;
+      const inlined = Object.keys(config).every((key) => key === 'text' || key === 'values' || key === 'name') ? withLiterals(text, values ?? config.values ?? []) : undefined;
+      if (inlined === undefined) return withTransaction(pool, (client) => client.query(textOrConfig as string, values), options);
+      return retryingConflicts(async () => {
+        const results = (await queryKeepingConnection(pool, `${correlation}; ${inlined}`)) as unknown as pg.QueryResult[];
+        return results[results.length - 1]!;
+      }, options);
+    },
   } as Queryable;
+}
+
+const { prepareValue, escapeLiteral } = createRequire(import.meta.url)('pg/lib/utils.js') as {
+  prepareValue(value: unknown): string | Buffer | null;
+  escapeLiteral(value: string): string;
+};
+
+/**
+ * `text` with each $n replaced by its value as a quoted literal (prepared as node-postgres
+ * prepares a parameter: an untyped literal, like an untyped parameter), for a query string that
+ * must hold more than one statement; undefined when the text holds quotes or dollar signs other
+ * than $n (a $n inside a string or body could not be told apart) or names a missing value.
+ */
+export function withLiterals(text: string, values: readonly unknown[]): string | undefined {
+  if (/'|\$(?!\d)/.test(text)) return undefined;
+  let missing = false;
+  const inlined = text.replace(/\$(\d+)/g, (_match, digits: string) => {
+    const index = Number(digits) - 1;
+    if (index < 0 || index >= values.length) {
+      missing = true;
+      return 'NULL';
+    }
+    const value = prepareValue(values[index]);
+    if (value === null) return 'NULL';
+    return escapeLiteral(Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value);
+  });
+  return missing ? undefined : inlined;
 }
 
 /** Runs `attempt` until it succeeds, retrying 40001/40P01 after a jittered backoff; errors leave typed. */

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminOptions } from '../../src/db/connection-options.ts';
 import { CheckViolationError, UniqueViolationError } from '../../src/db/errors.ts';
-import { backoffDelay, statementTransactions, withTransaction } from '../../src/db/transaction.ts';
+import { backoffDelay, statementTransactions, withLiterals, withTransaction } from '../../src/db/transaction.ts';
+import { withCorrelation } from '../../src/shared/correlation.ts';
 import { cloneTemplateDatabases, type TestDatabases } from '../support/test-database.ts';
 
 let db: TestDatabases;
@@ -127,6 +128,29 @@ describe('statementTransactions', () => {
       await expect(db1.query('SELECT 1/0')).rejects.toMatchObject({ sqlstate: '22012' });
       expect(await pid()).toBe(before);
       expect(single.totalCount).toBe(1);
+    } finally {
+      await single.end();
+    }
+  });
+
+  it('with a correlation, carries it in the same round trip as the statement, values as literals that stay data', async () => {
+    const single = new pg.Pool({ ...adminOptions(db.config, db.config.trading.database), max: 1 });
+    try {
+      const db1 = statementTransactions(single);
+      const tricky = "x'); DROP TABLE shared.tx_test; -- \\ $1 $$";
+      const { rows } = await withCorrelation({ correlationId: 'corr-1', actor: 'api:me' }, () =>
+        db1.query<{ c: string; a: string; v: string; n: number; missing: boolean }>({
+          name: 'tx.literals',
+          text: 'SELECT current_setting($1) AS c, current_setting($2) AS a, $3::text AS v, $4::int + 1 AS n, $5::text IS NULL AS missing',
+          values: ['tradedb.correlation_id', 'tradedb.actor', tricky, 41, null],
+        }),
+      );
+      expect(rows).toEqual([{ c: 'corr-1', a: 'api:me', v: tricky, n: 42, missing: true }]);
+      // Local to the statement's implicit transaction: nothing stays on the pooled session.
+      expect((await single.query("SELECT current_setting('tradedb.correlation_id', true) AS c")).rows[0].c).toBe('');
+      await expect(withCorrelation({ correlationId: 'corr-2' }, () => db1.query('INSERT INTO shared.tx_test (id, amount) VALUES ($1, $2)', [901, -1]))).rejects.toBeInstanceOf(CheckViolationError);
+      expect(withLiterals("SELECT 'a' = $1", ['a'])).toBeUndefined();
+      expect(withLiterals('SELECT $2', ['a'])).toBeUndefined();
     } finally {
       await single.end();
     }
