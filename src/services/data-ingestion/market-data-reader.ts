@@ -71,6 +71,12 @@ function rangeFilter(range: BarRange, client: pg.ClientBase): string {
   return conditions.join(' AND ');
 }
 
+/** The bars of `range` in the primary key's order, the first `limit` of them if given. */
+function orderedBars(range: BarRange, format: BarFormat, client: pg.ClientBase, limit?: number): string {
+  const select = `SELECT ${barColumns(format)} FROM data_ingestion.market_data m WHERE ${rangeFilter(range, client)} ORDER BY m.ts, m.source`;
+  return limit === undefined ? select : `${select} LIMIT ${Math.trunc(limit)}`;
+}
+
 /**
  * The SELECT that `streamBars` copies out, exposed so a benchmark can hand psql the very same
  * statement. COPY takes no parameters, so values are escaped literals. Ordered by the stored
@@ -78,10 +84,20 @@ function rangeFilter(range: BarRange, client: pg.ClientBase): string {
  * sorted before the first row leaves.
  */
 export function barsSelect(range: BarRange, format: BarFormat, client: pg.ClientBase): string {
-  const select = `SELECT ${barColumns(format)} FROM data_ingestion.market_data m WHERE ${rangeFilter(range, client)} ORDER BY m.ts, m.source`;
+  const select = orderedBars(range, format, client);
   // JSON lines through COPY's text format: our values hold no backslash, tab or newline
   // (symbols and sources are constrained), so each line is exactly one JSON object.
   return format === 'json' ? `SELECT row_to_json(b) FROM (${select}) AS b` : select;
+}
+
+/**
+ * One row: `bars`, the bars of `range` (at most `limit`) as the text of one JSON array, each bar
+ * as `streamBars` writes it, in the same order; and `count`, how many. The server builds the
+ * text, so a caller that sends it on (the API) neither parses nor serializes a bar.
+ */
+export function barsJsonArraySelect(range: BarRange, client: pg.ClientBase, limit: number): string {
+  const select = orderedBars(range, 'json', client, limit);
+  return `SELECT count(*)::int AS count, '[' || coalesce(string_agg(row_to_json(b)::text, ',' ORDER BY b.ts, b.source), '') || ']' AS bars FROM (${select}) AS b`;
 }
 
 /** A bar in the shape `streamBars` writes as JSON, for the other ways bars are printed. */
