@@ -53,7 +53,7 @@ export function runProcess(command: string, args: string[], env: NodeJS.ProcessE
 }
 
 /** Runs `work` while `tradedb ARGS` (a service process: relay, audit sealer, api) runs against the bench's databases. */
-export async function withCliProcess<T>(args: string[], env: Record<string, string>, config: DatabaseConfig, readyLine: string, work: () => Promise<T>): Promise<T> {
+export async function withCliProcess<T>(args: string[], env: Record<string, string>, config: DatabaseConfig, readyLine: string, work: (pid: number) => Promise<T>): Promise<T> {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, TRADING_DB_NAME: config.trading.database, ORCHESTRATION_DB_NAME: config.orchestration.database },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -64,7 +64,7 @@ export async function withCliProcess<T>(args: string[], env: Record<string, stri
       child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes(readyLine) && resolve());
       child.once('exit', (code) => reject(new Error(`tradedb ${args.join(' ')} exited (${code}) before it ran`)));
     });
-    return await work();
+    return await work(child.pid!);
   } finally {
     child.kill('SIGINT');
     await exited;

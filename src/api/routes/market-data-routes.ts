@@ -9,7 +9,7 @@ import { instant, symbolParam } from '../api-schemas.ts';
 import { referenceDataRepository } from '../../services/data-ingestion/reference-data-repository.ts';
 
 /** Most bars one GET /bars returns: a year of minutes is for `tradedb bars`, which streams. */
-const MAX_BARS = 50_000;
+export const MAX_BARS = 50_000;
 
 /** GET /symbols, /symbols/:symbol/company (profile, key statistics, holders), /bars/:symbol (with resampling). */
 export const marketDataRoutes = (pools: Pools): FastifyPluginAsyncZod =>

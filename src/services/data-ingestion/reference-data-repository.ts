@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/queryable.ts';
+import type { CompanyProfile } from './reference-data.ts';
 
 /** Key statistics of one day; amounts and ratios as exact decimal text without trailing zeros, absent ones null. */
 export interface KeyStatisticsRow {
@@ -17,16 +18,9 @@ export interface KeyStatisticsRow {
   ingestionRunId: number | null;
 }
 
-export interface CompanyProfileRow {
+/** A stored profile with the ingestion run that wrote it last. */
+export interface CompanyProfileRow extends CompanyProfile {
   symbol: string;
-  name: string | null;
-  sector: string | null;
-  industry: string | null;
-  country: string | null;
-  website: string | null;
-  description: string | null;
-  employees: number | null;
-  marketCap: string | null;
   ingestionRunId: number | null;
   updatedAt: Date;
 }

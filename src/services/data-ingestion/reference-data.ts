@@ -1,15 +1,18 @@
+/** A company's profile, the market cap as exact decimal text; absent values null. */
+export interface CompanyProfile {
+  name: string | null;
+  sector: string | null;
+  industry: string | null;
+  country: string | null;
+  website: string | null;
+  description: string | null;
+  employees: number | null;
+  marketCap: string | null;
+}
+
 /** A symbol's reference data from a provider, amounts as exact decimal text; absent values null. */
 export interface ReferenceData {
-  company: {
-    name: string | null;
-    sector: string | null;
-    industry: string | null;
-    country: string | null;
-    website: string | null;
-    description: string | null;
-    employees: number | null;
-    marketCap: string | null;
-  } | null;
+  company: CompanyProfile | null;
   /** A snapshot of the provider's key statistics, stored under the day it was taken. */
   statistics: Record<KeyStatistic, string | null> | null;
   /** The latest report of institutional holders. */
