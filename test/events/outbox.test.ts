@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { withCorrelation } from '../../src/shared/correlation.ts';
 import { EVENT_CATALOG, isEventType } from '../../src/events/event-catalog.ts';
-import { ENVELOPE_SQL, InvalidEventError, validatePayload, type EventEnvelope } from '../../src/events/event-envelope.ts';
+import { ENVELOPE_COLUMNS_SQL, ENVELOPE_SQL, envelopeJson, InvalidEventError, validatePayload, type EnvelopeColumns, type EventEnvelope } from '../../src/events/event-envelope.ts';
 import { publishEvent } from '../../src/events/event-publisher.ts';
 import { executeOrder } from '../../src/services/execution/order-execution.ts';
 import { OrderService } from '../../src/services/execution/order-service.ts';
@@ -103,4 +103,18 @@ it('service roles cannot write the outbox directly, only through publish_event',
   await expect(
     trading.pool.query("INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, payload) VALUES ('orders', 'order.placed', 'order', 'x', '{}')"),
   ).rejects.toMatchObject({ code: '42501' });
+});
+
+it("the relay's envelope, built from the row's columns, is ENVELOPE_SQL's text byte for byte", async () => {
+  await trading.admin.query('TRUNCATE shared.event_outbox');
+  const insert = `INSERT INTO shared.event_outbox (topic, event_type, aggregate_type, aggregate_id, aggregate_version, correlation_id, causation_id, payload, occurred_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+  await trading.admin.query(insert, ['orders', 'order.placed', 'order', 'acct/1', 7, null, null, { a: 1 }, '2026-01-02 03:04:05.678912+00']);
+  await trading.admin.query(insert, [
+    'risk', 'risk.breached', 'ty"pe\\', 'id \n\t\u0001 é ✓ \u2028 \u007f', null, 'corr "q"', 'cause\b\f\r/',
+    { nested: { x: [1, 'two', null, 1.5e30] }, s: '"quoted" \\ \u0000x'.replace('\u0000', '\u0002') }, '1999-12-31 23:59:59.9999+00',
+  ]);
+  const { rows } = await trading.admin.query<EnvelopeColumns & { envelope: string }>(`SELECT ${ENVELOPE_COLUMNS_SQL}, ${ENVELOPE_SQL} AS envelope FROM shared.event_outbox o ORDER BY id`);
+  expect(rows.length).toBe(2);
+  for (const row of rows) expect(envelopeJson(row)).toBe(row.envelope);
 });
