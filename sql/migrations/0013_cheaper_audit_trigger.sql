@@ -5,13 +5,13 @@
 -- the diff query), the rest the plpgsql around it. This keeps every recorded value as 0010 wrote
 -- it and trims what the values do not need:
 --   * the key is built inside the insert from TG_ARGV (no plpgsql loop of jsonb concatenations);
---   * the row-history index (table_schema, table_name, row_key) becomes a hash index on row_key:
---     `tradedb audit show` looks rows up by equality only, and a hash entry is a fixed 4-byte hash
---     in one bucket page instead of a wide jsonb key compared down a btree;
 --   * the occurred_at index becomes BRIN: rows arrive in time order, so a block range summary
---     serves time-range scans (retention drops whole partitions anyway) at almost no insert cost.
--- Index names stay (04_verify_setup checks them). Rebuilding the two indexes locks audit_log
--- against writes while it runs: on a large trail, run this in a quiet moment.
+--     serves time-range scans at almost no insert cost.
+-- The row-history index (table_schema, table_name, row_key) stays a btree: a hash index on
+-- row_key was cheaper on a fresh trail, but every change of one row has the same key, so a busy
+-- row (a position) would grow one bucket's overflow chain that each insert walks.
+-- The index name stays (04_verify_setup checks it). Rebuilding it locks audit_log against writes
+-- while it runs: on a large trail, run this in a quiet moment.
 \ir ../include/defaults.sql
 SET client_min_messages = warning;
 SET ROLE :"trading_db_user";
@@ -75,14 +75,9 @@ REVOKE ALL ON FUNCTION shared.audit_row_change()
     FROM PUBLIC, data_ingestion_user, strategy_engine_user, execution_user, risk_management_user,
          analytics_user, notification_user, logging_user;
 
--- The two indexes in their cheaper kinds (idempotent: only where they are still btrees).
+-- The occurred_at index as BRIN (idempotent: only where it is still a btree).
 DO $$
 BEGIN
-    IF (SELECT a.amname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_am a ON a.oid = c.relam
-         WHERE c.oid = pg_catalog.to_regclass('shared.idx_audit_log_table_schema_table_name_row_key')) IS DISTINCT FROM 'hash' THEN
-        DROP INDEX IF EXISTS shared.idx_audit_log_table_schema_table_name_row_key;
-        CREATE INDEX idx_audit_log_table_schema_table_name_row_key ON shared.audit_log USING hash (row_key);
-    END IF;
     IF (SELECT a.amname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_am a ON a.oid = c.relam
          WHERE c.oid = pg_catalog.to_regclass('shared.idx_audit_log_occurred_at')) IS DISTINCT FROM 'brin' THEN
         DROP INDEX IF EXISTS shared.idx_audit_log_occurred_at;

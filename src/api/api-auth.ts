@@ -44,6 +44,11 @@ export class TokenCheck {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header, if the request has one. */
+export function bearerOf(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+}
+
 /**
  * Checks the bearer token of a request against the route's scope: 401 with no token or one that
  * is unknown, revoked or expired; 403 when its scope is too low.
@@ -51,10 +56,9 @@ export class TokenCheck {
 export async function authorize(request: FastifyRequest, tokens: TokenCheck): Promise<void> {
   const needed = request.routeOptions.config.scope;
   if (!needed) return;
-  const header = request.headers.authorization ?? '';
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) throw new ApiError(401, 'unauthorized', 'Send a token: "Authorization: Bearer <token>" (tradedb tokens create NAME --scope read|trade|admin).');
-  const token = await tokens.authenticate(match[1]!);
+  const bearer = bearerOf(request);
+  if (!bearer) throw new ApiError(401, 'unauthorized', 'Send a token: "Authorization: Bearer <token>" (tradedb tokens create NAME --scope read|trade|admin).');
+  const token = await tokens.authenticate(bearer);
   if (!token) throw new ApiError(401, 'unauthorized', 'The token is unknown, revoked or expired.');
   if (SCOPE_RANK[token.scope] < SCOPE_RANK[needed]) throw new ApiError(403, 'forbidden', `This needs a ${needed} token; ${token.name} is ${token.scope}.`);
   request.token = token;

@@ -70,11 +70,14 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     hook: 'preHandler',
   });
 
+  // Every answer, refusals included: the caller can find what its request did
+  // (tradedb logs --correlation ID, GET /logs?correlation=ID).
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-correlation-id', request.id);
+  });
   // Authenticated before the rate limit counts (preHandler), so the limit is per token.
   app.addHook('onRequest', async (request) => authorize(request, tokens));
-  app.addHook('preHandler', (request, reply, done) => {
-    // The caller can find what its request did: tradedb logs --correlation ID, GET /logs?correlation=ID.
-    void reply.header('x-correlation-id', request.id);
+  app.addHook('preHandler', (request, _reply, done) => {
     withCorrelation({ correlationId: request.id, actor: request.token ? `api:${request.token.name}` : undefined }, done);
   });
 
@@ -88,7 +91,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(analyticsRoutes(options.pools));
   await app.register(flowRoutes(options.pools));
   await app.register(monitoringRoutes(options.pools));
-  await app.register(eventRoutes(feed));
+  await app.register(eventRoutes(feed, tokens));
   await app.register(dashboardRoutes);
 
   const metrics = createApiMetrics(options.pools, options.bus);

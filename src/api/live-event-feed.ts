@@ -13,6 +13,7 @@ type Listener = (event: EventEnvelope) => void;
 export class LiveEventFeed {
   private listening: Promise<{ close(): Promise<void> }> | undefined;
   private readonly listeners = new Set<Listener>();
+  private closed = false;
 
   /** `pool`: a service pool that may read shared.event_outbox (the PostgreSQL stream reads it). */
   constructor(
@@ -22,6 +23,8 @@ export class LiveEventFeed {
 
   /** Calls `listener` with each event published from now on; the returned function stops it. */
   async subscribe(listener: Listener): Promise<() => void> {
+    // After close() nothing may open a bus listener again: nobody would close it.
+    if (this.closed) throw new Error('the live event feed is closed');
     this.listening ??= this.bus.listen(this.pool, TOPICS, (event) => {
       for (const each of this.listeners) each(event);
     });
@@ -37,6 +40,7 @@ export class LiveEventFeed {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
     const listening = this.listening;
     this.listening = undefined;

@@ -85,23 +85,33 @@ const { prepareValue, escapeLiteral } = createRequire(import.meta.url)('pg/lib/u
 /**
  * `text` with each $n replaced by its value as a quoted literal (prepared as node-postgres
  * prepares a parameter: an untyped literal, like an untyped parameter), for a query string that
- * must hold more than one statement; undefined when the text holds quotes or dollar signs other
- * than $n (a $n inside a string or body could not be told apart) or names a missing value.
+ * must hold more than one statement. Undefined, for the caller to send the statement with real
+ * parameters instead, when a $n could be something else: the text holds string quotes, comments
+ * or dollar signs other than $n, or a quoted identifier holds a $ (a value spliced there could
+ * close the identifier); also when it names a missing value.
  */
 export function withLiterals(text: string, values: readonly unknown[]): string | undefined {
-  if (/'|\$(?!\d)/.test(text)) return undefined;
+  if (/'|--|\/\*|\$(?!\d)/.test(text)) return undefined;
+  // Odd pieces are quoted identifiers ("…", "" inside), kept as they are; even pieces are SQL.
+  const pieces = text.split(/("(?:[^"]|"")*")/);
+  // A $ inside an identifier, or a quote left unpaired in the SQL: not a text to splice into.
+  if (pieces.some((piece, index) => (index % 2 === 1 ? piece.includes('$') : piece.includes('"')))) return undefined;
   let missing = false;
-  const inlined = text.replace(/\$(\d+)/g, (_match, digits: string) => {
-    const index = Number(digits) - 1;
-    if (index < 0 || index >= values.length) {
-      missing = true;
-      return 'NULL';
-    }
-    const value = prepareValue(values[index]);
-    if (value === null) return 'NULL';
-    return escapeLiteral(Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value);
-  });
-  return missing ? undefined : inlined;
+  const inlined = pieces.map((piece, index) =>
+    index % 2 === 1
+      ? piece
+      : piece.replace(/\$(\d+)/g, (_match, digits: string) => {
+          const position = Number(digits) - 1;
+          if (position < 0 || position >= values.length) {
+            missing = true;
+            return 'NULL';
+          }
+          const value = prepareValue(values[position]);
+          if (value === null) return 'NULL';
+          return escapeLiteral(Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value);
+        }),
+  );
+  return missing ? undefined : inlined.join('');
 }
 
 /** Runs `attempt` until it succeeds, retrying 40001/40P01 after a jittered backoff; errors leave typed. */

@@ -157,6 +157,7 @@ export class OutboxRelay {
     await client.query('SET LOCAL enable_bitmapscan = off');
     const claimed: ClaimedEvent[] = [];
     const publishing: Promise<void>[] = [];
+    let publishFailed = false;
     let next: Promise<ClaimedEvent[]> | undefined = this.claim(client, identity, lanes, batchSize);
     try {
       for (let round = 0; next; round += 1) {
@@ -164,9 +165,14 @@ export class OutboxRelay {
         next = undefined;
         if (events.length === 0) break;
         // The next claim goes out before this batch's pipeline is built: the server claims while
-        // this process builds and Redis takes the previous batch.
-        if (events.length === batchSize && round + 1 < rounds) next = this.claim(client, identity, lanes, batchSize);
-        publishing.push(sink.publish(client, events, identity));
+        // this process builds and Redis takes the previous batch. Once a publish failed, no more.
+        if (events.length === batchSize && round + 1 < rounds && !publishFailed) next = this.claim(client, identity, lanes, batchSize);
+        const published = sink.publish(client, events, identity);
+        // Handled here at once: it may fail while the next claim is awaited (Promise.all below reports it).
+        published.catch(() => {
+          publishFailed = true;
+        });
+        publishing.push(published);
         claimed.push(...events);
       }
     } finally {

@@ -168,21 +168,32 @@ function setLive(on) {
 
 /**
  * Reads GET /events (server-sent events) with fetch, because EventSource cannot send the token;
- * reconnects after a drop. Each event refreshes the panels of its topic.
+ * reloads every panel once connected (events were missed while it was not) and reconnects after a
+ * drop. A refused token stops it (the status says why). Each event refreshes the panels of its topic.
  */
 async function followEvents() {
   const token = state.token;
   const controller = new AbortController();
   state.live?.abort();
   state.live = controller;
+  let refused = false;
   try {
     const response = await fetch('/events', { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    if (response.status === 401 || response.status === 403) {
+      refused = true;
+      report(new Error(`live updates: ${(await response.json()).error?.message ?? `HTTP ${response.status}`}`));
+      return;
+    }
     if (!response.ok) throw new Error(`live events: HTTP ${response.status}`);
     setLive(true);
+    refreshSoon([loadChart, ...ALL_PANELS]);
+    const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk, { stream: true });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
       let end;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const data = buffer
@@ -197,10 +208,14 @@ async function followEvents() {
       }
     }
   } catch {
-    if (controller.signal.aborted) return;
+    // A drop, or this stream replaced by a newer one (aborted): handled below.
+  } finally {
+    // Never leave the response open behind us: browsers allow few connections per server.
+    if (!controller.signal.aborted) controller.abort();
   }
+  if (state.live !== controller) return;
   setLive(false);
-  if (state.live === controller && state.token === token) setTimeout(() => void followEvents(), RECONNECT_MS);
+  if (!refused && state.token === token) setTimeout(() => void followEvents(), RECONNECT_MS);
 }
 
 const ALL_PANELS = [loadOrders, loadFlowRuns, loadBackups, loadQuality, loadDatabase];

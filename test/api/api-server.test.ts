@@ -67,6 +67,8 @@ describe('the HTTP API', () => {
     const none = await api.inject({ method: 'GET', url: '/symbols' });
     expect(none.statusCode).toBe(401);
     expect(none.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringContaining('Authorization: Bearer <token>') } });
+    // Refusals carry their correlation id too.
+    expect(none.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect((await api.inject({ method: 'GET', url: '/symbols', headers: { authorization: 'Bearer tdb_wrong' } })).statusCode).toBe(401);
     expect((await api.inject({ method: 'GET', url: '/symbols', headers: { authorization: token.read } })).statusCode).toBe(401);
     const reading = await api.inject({ method: 'POST', url: '/orders', headers: { ...auth('read'), 'idempotency-key': 'r-1' }, payload: order });

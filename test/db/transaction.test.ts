@@ -135,6 +135,15 @@ describe('statementTransactions', () => {
 
   it('with a correlation, carries it in the same round trip as the statement, values as literals that stay data', async () => {
     const single = new pg.Pool({ ...adminOptions(db.config, db.config.trading.database), max: 1 });
+    // Counts what reaches the connection: one simple query, no BEGIN and COMMIT around it.
+    const sent: string[] = [];
+    single.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        sent.push(typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text);
+        return query(...args);
+      };
+    });
     try {
       const db1 = statementTransactions(single);
       const tricky = "x'); DROP TABLE shared.tx_test; -- \\ $1 $$";
@@ -146,11 +155,20 @@ describe('statementTransactions', () => {
         }),
       );
       expect(rows).toEqual([{ c: 'corr-1', a: 'api:me', v: tricky, n: 42, missing: true }]);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(/^SELECT set_config\('tradedb\.correlation_id', 'corr-1', true\).*; SELECT current_setting/);
       // Local to the statement's implicit transaction: nothing stays on the pooled session.
       expect((await single.query("SELECT current_setting('tradedb.correlation_id', true) AS c")).rows[0].c).toBe('');
       await expect(withCorrelation({ correlationId: 'corr-2' }, () => db1.query('INSERT INTO shared.tx_test (id, amount) VALUES ($1, $2)', [901, -1]))).rejects.toBeInstanceOf(CheckViolationError);
       expect(withLiterals("SELECT 'a' = $1", ['a'])).toBeUndefined();
       expect(withLiterals('SELECT $2', ['a'])).toBeUndefined();
+      // Where a $n might not be a parameter, nothing is spliced: comments, a $ in a quoted identifier, an unpaired quote.
+      expect(withLiterals('SELECT $1 -- $1', ['a'])).toBeUndefined();
+      expect(withLiterals('SELECT $1 /* $1 */', ['a'])).toBeUndefined();
+      expect(withLiterals('SELECT 1 AS "$1"', ['a" , 2 AS "b'])).toBeUndefined();
+      expect(withLiterals('SELECT 1 AS "a', ['a'])).toBeUndefined();
+      // Quoted aliases (the order-flow statements have them) are kept as they are.
+      expect(withLiterals('SELECT $1::text AS "clientOrderId", "x""y".z', ["it's"])).toBe(`SELECT 'it''s'::text AS "clientOrderId", "x""y".z`);
     } finally {
       await single.end();
     }

@@ -98,20 +98,25 @@ it.skipIf(!hasChromium && !process.env.CI)('the dashboard draws the ingested bar
     // Live updates: an order placed by another client, and a backup, arrive by server-sent events.
     await page.waitForFunction(() => (window as unknown as { tradedbDashboard: { live: boolean } }).tradedbDashboard.live, undefined, { timeout: 20_000 });
     expect(await page.textContent('#live')).toBe('live');
+    const liveEvents = () => page.evaluate(() => (window as unknown as { tradedbDashboard: { liveEvents: number } }).tradedbDashboard.liveEvents);
+    const eventsBefore = await liveEvents();
     const elsewhere = await fetch(`${api.url}/orders`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': 'from-elsewhere' },
       body: JSON.stringify({ account: 'paper-main', symbol: 'DASH', side: 'sell', type: 'limit', quantity: '1', limitPrice: '12' }),
     });
     expect(elsewhere.status).toBe(201);
-    await page.waitForFunction(() => (window as unknown as { tradedbDashboard: { orders: number; liveEvents: number } }).tradedbDashboard.orders === 2, undefined, { timeout: 20_000 });
-    expect(await page.evaluate(() => (window as unknown as { tradedbDashboard: { liveEvents: number } }).tradedbDashboard.liveEvents)).toBeGreaterThanOrEqual(1);
+    await page.waitForFunction(() => (window as unknown as { tradedbDashboard: { orders: number } }).tradedbDashboard.orders === 2, undefined, { timeout: 20_000 });
+    // The page received that order's event over the stream (polling does not count events).
+    await page.waitForFunction((before) => (window as unknown as { tradedbDashboard: { liveEvents: number } }).tradedbDashboard.liveEvents > before, eventsBefore, { timeout: 20_000 });
+    const eventsAfterOrder = await liveEvents();
     await trading.pools.orchestration.query(
       `INSERT INTO orchestration.backups (file, database_name, schemas, sha256, size_bytes, total_rows, server_version, tool_version, started_at, duration_ms, verified_at, verification)
        VALUES ('dash-backup.dump', 'trading_system', '{analytics}', repeat('b', 64), 2048, 31, '15', '15', now() - interval '2 hours', 40, now(), 'ok')`,
     );
     await publishEvent(trading.owner, { type: 'backup.completed', aggregate: { type: 'backup', id: 'dash-backup.dump' }, payload: { file: 'dash-backup.dump', database: 'trading_system', schemas: ['analytics'], sizeBytes: 2048, durationMs: 40 } });
     await page.waitForFunction(() => (window as unknown as { tradedbDashboard: { backups: number } }).tradedbDashboard.backups === 1, undefined, { timeout: 20_000 });
+    await page.waitForFunction((before) => (window as unknown as { tradedbDashboard: { liveEvents: number } }).tradedbDashboard.liveEvents > before, eventsAfterOrder, { timeout: 20_000 });
     expect(await page.textContent('#backups tbody tr')).toMatch(/dash-backup\.dump\s*2\.0 h\s*2\.0 kB\s*31\s*ok/);
 
     // The rest of the page: data quality issues, each pool's connections, tables and partitions.

@@ -23,6 +23,15 @@ async function probe(run: () => Promise<unknown>): Promise<Probe> {
   }
 }
 
+/** A check's own answer, or down with why (an error, or no answer within the probe's time): never a 500. */
+async function checked<T extends { status: 'ok' | 'down' }>(check: () => Promise<T>): Promise<T | { status: 'down'; detail: string }> {
+  let answer: T | undefined;
+  const outcome = await probe(async () => {
+    answer = await check();
+  });
+  return outcome.status === 'ok' && answer ? answer : { status: 'down', detail: outcome.error ?? 'no answer' };
+}
+
 /** Running workers (a recent heartbeat in orchestration.workers), or down with the reason. */
 async function workerHealth(pools: Pools): Promise<{ status: 'ok' | 'down'; running: number; detail?: string }> {
   const { workers } = await collectOrchestrationStatus(pools.orchestration);
@@ -56,8 +65,8 @@ export const healthRoutes = (pools: Pools, bus?: EventBus): FastifyPluginAsyncZo
       };
       const databasesUp = Object.values(databases).every((database) => database.status === 'ok');
       const redis = bus?.mode === 'redis' ? await probe(() => bus.ping()) : { status: 'not_configured' as const };
-      const worker = databases.orchestration.status === 'ok' ? await workerHealth(pools) : { status: 'down' as const, running: 0, detail: 'the orchestration database is down' };
-      const relay = databases.trading.status === 'ok' ? await relayHealth(pools) : { status: 'down' as const, pending: 0, oldestPendingSeconds: null, detail: 'the trading database is down' };
+      const worker = databases.orchestration.status === 'ok' ? await checked(() => workerHealth(pools)) : { status: 'down' as const, detail: 'the orchestration database is down' };
+      const relay = databases.trading.status === 'ok' ? await checked(() => relayHealth(pools)) : { status: 'down' as const, detail: 'the trading database is down' };
       const degraded = redis.status === 'down' || worker.status === 'down' || relay.status === 'down';
       void reply.code(databasesUp ? 200 : 503);
       return { status: !databasesUp ? 'down' : degraded ? 'degraded' : 'ok', databases, redis, worker, relay };
