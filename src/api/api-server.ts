@@ -32,6 +32,8 @@ export interface ApiServerOptions {
   bus?: EventBus;
   /** How long a checked token is believed (default 5 s): a revoked token works at most this long. */
   tokenCacheMs?: number;
+  /** How often an open /events stream gets a heartbeat and its token is checked again (default 15 s). */
+  eventHeartbeatMs?: number;
 }
 
 /**
@@ -91,7 +93,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   await app.register(analyticsRoutes(options.pools));
   await app.register(flowRoutes(options.pools));
   await app.register(monitoringRoutes(options.pools));
-  await app.register(eventRoutes(feed, tokens));
+  await app.register(eventRoutes(feed, tokens, options.eventHeartbeatMs));
   await app.register(dashboardRoutes);
 
   const metrics = createApiMetrics(options.pools, options.bus);

@@ -92,4 +92,25 @@ describe.each([
     await api.close();
     await stream.ended;
   });
+
+  it.skipIf(skip)('an open stream ends once its token is revoked (checked with each heartbeat)', async () => {
+    const tokens = new ApiTokenService(trading.owner);
+    const { token } = await tokens.create({ name: 'sse-revoked', scope: 'read' });
+    const quick = await buildApiServer({ pools: trading.pools, bus, tokenCacheMs: 50, eventHeartbeatMs: 100 });
+    try {
+      await quick.listen({ host: '127.0.0.1', port: 0 });
+      const response = await fetch(`http://127.0.0.1:${(quick.server.address() as AddressInfo).port}/events`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      const stream = readEvents(response.body!);
+      let ended = false;
+      void stream.ended.then(() => (ended = true));
+      // Heartbeats keep it open while the token lives.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(ended).toBe(false);
+      await tokens.revoke('sse-revoked');
+      await stream.ended;
+    } finally {
+      await quick.close();
+    }
+  });
 });

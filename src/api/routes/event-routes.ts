@@ -8,7 +8,7 @@ import { bearerOf, type TokenCheck } from '../api-auth.ts';
 import type { LiveEventFeed } from '../live-event-feed.ts';
 
 /** A comment line this often keeps proxies and the browser from closing a quiet stream; the token is checked again as often. */
-const HEARTBEAT_MS = 15_000;
+export const DEFAULT_HEARTBEAT_MS = 15_000;
 /** A client that lets this much pile up unread is cut off (it reconnects and reloads): memory stays bounded. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 
@@ -28,7 +28,7 @@ function serverSentEvent(event: EventEnvelope): string {
  * shows. A stream ends when its token is revoked or expires (checked at each heartbeat), when
  * its client reads too slowly, and when the server closes.
  */
-export const eventRoutes = (feed: LiveEventFeed | undefined, tokens: TokenCheck): FastifyPluginAsyncZod =>
+export const eventRoutes = (feed: LiveEventFeed | undefined, tokens: TokenCheck, heartbeatMs = DEFAULT_HEARTBEAT_MS): FastifyPluginAsyncZod =>
   async (app) => {
     const open = new Set<() => void>();
     // preClose: before the server waits for in-flight requests, which a stream never finishes.
@@ -61,7 +61,7 @@ export const eventRoutes = (feed: LiveEventFeed | undefined, tokens: TokenCheck)
       };
       const heartbeat = setInterval(() => {
         void tokens.authenticate(bearer ?? '').then((token) => (token ? send(': heartbeat\n\n') : finish()), finish);
-      }, HEARTBEAT_MS);
+      }, heartbeatMs);
       open.add(finish);
       // Before the subscription, which may take a while: a client gone meanwhile still ends it all.
       reply.raw.once('close', finish);
