@@ -6,6 +6,7 @@ import type { ClaimedEvent, StreamSink } from './stream-sink.ts';
 import { Wakeup } from './wakeup.ts';
 
 const DEFAULT_BATCH_SIZE = 2500;
+const DEFAULT_GATHER_MS = 10;
 
 export interface OutboxRelayOptions {
   /** The owner role's pool (the relay reads and marks the outbox, which no service role may). */
@@ -19,11 +20,24 @@ export interface OutboxRelayOptions {
   claimsPerTransaction?: number;
   /** Looks for work this often even without a notification; default 1000 ms. */
   pollIntervalMs?: number;
+  /**
+   * A claim that drained the outbox is followed by the next one no sooner than this, so that under
+   * a steady stream of small commits one claim gathers several of them (each claim is a
+   * transaction of five statements and a publish, whatever it carries); default 10 ms. A backlog
+   * is claimed back to back, and the first event after a quiet spell goes at once.
+   */
+  gatherMs?: number;
   /** Prunes this often; default 60 s. */
   pruneIntervalMs?: number;
   onError?: (error: unknown) => void;
   /** Runs after the sink has the batch and before the transaction marking it sent commits (tests crash here). */
   afterPublish?: (events: ClaimedEvent[]) => Promise<void> | void;
+}
+
+export interface RelayBatch {
+  sent: number;
+  progressed: boolean;
+  drained: boolean;
 }
 
 export interface RelayStats {
@@ -75,9 +89,10 @@ export class OutboxRelay {
 
   /**
    * Publishes one batch. `sent` counts the rows sent; `progressed` is false when there was
-   * nothing to do (or every lane was another relay's).
+   * nothing to do (or every lane was another relay's); `drained` is true when no claim came back
+   * full (what was pending when it looked has gone).
    */
-  async relayOnce(): Promise<{ sent: number; progressed: boolean }> {
+  async relayOnce(): Promise<RelayBatch> {
     const { sink } = this.options;
     const identity = await sink.identity();
     const batch = await withTransaction(this.options.pool, (client) =>
@@ -102,29 +117,29 @@ export class OutboxRelay {
    * Locks every free lane (other relays hold the rest; asking which lanes have work would cost a
    * look into the outbox per lane, more than the claim) and publishes from them.
    */
-  private async relayLanes(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
+  private async relayLanes(client: pg.PoolClient, identity: string): Promise<RelayBatch> {
     const lanes = await client.query<{ lane: number; sink: string | null }>('SELECT lane, sink FROM shared.outbox_lanes ORDER BY served_at FOR UPDATE SKIP LOCKED');
-    if (lanes.rows.length === 0) return { sent: 0, progressed: false };
+    if (lanes.rows.length === 0) return { sent: 0, progressed: false, drained: true };
     const stale = lanes.rows.filter((lane) => lane.sink !== identity).map((lane) => lane.lane);
     if (stale.length > 0) await this.replay(client, stale, identity);
     const locked = lanes.rows.map((lane) => lane.lane);
-    const sent = await this.claimAndPublish(client, identity, locked);
+    const { sent, drained } = await this.claimAndPublish(client, identity, locked);
     if (sent > 0 || stale.length > 0) {
       await client.query('UPDATE shared.outbox_lanes SET sink = $2, served_at = clock_timestamp() WHERE lane = ANY($1::smallint[])', [locked, identity]);
     }
-    return { sent, progressed: sent > 0 || stale.length > 0 };
+    return { sent, progressed: sent > 0 || stale.length > 0, drained: drained && stale.length === 0 };
   }
 
-  private async relayPostgresStream(client: pg.PoolClient, identity: string): Promise<{ sent: number; progressed: boolean }> {
+  private async relayPostgresStream(client: pg.PoolClient, identity: string): Promise<RelayBatch> {
     const lock = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${POSTGRES_STREAM_LOCK}) AS locked`);
-    if (!lock.rows[0]!.locked) return { sent: 0, progressed: false };
+    if (!lock.rows[0]!.locked) return { sent: 0, progressed: false, drained: true };
     const switched = await client.query<{ lane: number }>(
       'UPDATE shared.outbox_lanes SET sink = $1, served_at = clock_timestamp() WHERE sink IS DISTINCT FROM $1 RETURNING lane',
       [identity],
     );
     if (switched.rows.length > 0) await this.replay(client, switched.rows.map((row) => row.lane), identity);
-    const sent = await this.claimAndPublish(client, identity, ALL_LANES);
-    return { sent, progressed: sent > 0 };
+    const { sent, drained } = await this.claimAndPublish(client, identity, ALL_LANES);
+    return { sent, progressed: sent > 0 || switched.rows.length > 0, drained: drained && switched.rows.length === 0 };
   }
 
   /** Rows a previous sink had are pending again (the new sink lacks them). */
@@ -141,9 +156,10 @@ export class OutboxRelay {
    * Claims pending rows of `lanes` and marks them sent to `identity`, a batch per statement, and
    * hands each batch to the sink in id order; the marks commit only if the sink took every batch.
    * A Redis sink takes one batch while the next is claimed (up to claimsPerTransaction batches a
-   * transaction; one connection keeps them in order). Returns how many rows went.
+   * transaction; one connection keeps them in order). Returns how many rows went, and whether
+   * the last claim came back short of a batch (nothing more was pending).
    */
-  private async claimAndPublish(client: pg.PoolClient, identity: string, lanes: number[]): Promise<number> {
+  private async claimAndPublish(client: pg.PoolClient, identity: string, lanes: number[]): Promise<{ sent: number; drained: boolean }> {
     const { sink } = this.options;
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
     const rounds = sink.kind === 'redis' ? (this.options.claimsPerTransaction ?? 4) : 1;
@@ -159,10 +175,12 @@ export class OutboxRelay {
     const publishing: Promise<void>[] = [];
     let publishFailed = false;
     let next: Promise<ClaimedEvent[]> | undefined = this.claim(client, identity, lanes, batchSize);
+    let drained = false;
     try {
       for (let round = 0; next; round += 1) {
         const events: ClaimedEvent[] = await next;
         next = undefined;
+        drained = events.length < batchSize;
         if (events.length === 0) break;
         // The next claim goes out before this batch's pipeline is built: the server claims while
         // this process builds and Redis takes the previous batch. Once a publish failed, no more.
@@ -181,7 +199,7 @@ export class OutboxRelay {
     }
     await Promise.all(publishing);
     if (claimed.length > 0) await this.options.afterPublish?.(claimed);
-    return claimed.length;
+    return { sent: claimed.length, drained };
   }
 
   /** One batch of pending rows of `lanes`, marked sent (ctid: no second lookup by key), in id order. */
@@ -212,13 +230,19 @@ export class OutboxRelay {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    const gatherMs = this.options.gatherMs ?? DEFAULT_GATHER_MS;
     while (!this.stopped) {
       try {
-        if ((await this.relayOnce()).progressed) {
-          failures = 0;
-          continue;
-        }
+        const claimedAt = performance.now();
+        const batch = await this.relayOnce();
         failures = 0;
+        // More is pending: go on at once.
+        if (batch.progressed && !batch.drained) continue;
+        // Drained: what commits from now on notifies (and a notification that came during the
+        // batch makes the wait below return at once). Under a steady stream, give it a moment to
+        // gather first.
+        const gatherRest = gatherMs - (performance.now() - claimedAt);
+        if (batch.progressed && gatherRest > 0) await this.stopping.wait(gatherRest);
         if (Date.now() - this.lastPrune >= (this.options.pruneIntervalMs ?? 60_000)) {
           this.lastPrune = Date.now();
           await this.prune();

@@ -84,3 +84,29 @@ it('a poison event is dead-lettered after the configured attempts and the consum
     await relay.stop();
   }
 });
+
+it('a relay under a stream of small commits gathers them into few claims, and the first event after a quiet spell goes at once', async () => {
+  const relay = bus.createRelay({ pool: db.owner, gatherMs: 400, pollIntervalMs: 5_000 });
+  await relay.start();
+  try {
+    // Whatever earlier tests left pending goes first; then a quiet spell.
+    await waitFor(async () => (await db.admin.query('SELECT 1 FROM shared.event_outbox WHERE published_at IS NULL')).rows.length === 0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = { ...relay.stats };
+    const started = performance.now();
+    await publishPositionEvents(db.pools.services.logging, 1, 1, 'FIRST');
+    // Woken by its notification, not by the 5 s poll.
+    await waitFor(() => Promise.resolve(relay.stats.published === before.published + 1), { timeoutMs: 4_000 });
+    const firstAfter = performance.now() - started;
+    // Ten commits 20 ms apart, during the gather window: one or two more claims, not ten.
+    for (let index = 0; index < 10; index += 1) {
+      await publishPositionEvents(db.pools.services.logging, 1, 1, `GATHERED${index}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waitFor(() => Promise.resolve(relay.stats.published === before.published + 11), { timeoutMs: 10_000 });
+    expect(firstAfter).toBeLessThan(4_000);
+    expect(relay.stats.batches - before.batches).toBeLessThanOrEqual(3);
+  } finally {
+    await relay.stop();
+  }
+});
