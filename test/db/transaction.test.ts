@@ -50,8 +50,12 @@ describe('withTransaction', () => {
         { isolationLevel: 'serializable', onRetry: (error) => retries.push((error as { code?: string }).code ?? '?') },
       );
     const attempts = await Promise.all([transfer(1), transfer(2)]);
-    expect(retries).toEqual(['40001']);
-    expect(attempts.sort()).toEqual([1, 2]);
+    // One commits at once; the other is retried — possibly twice, when its retry (after a jittered
+    // backoff of up to 10 ms) overlaps the first one's commit again.
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(retries)).toEqual(new Set(['40001']));
+    expect(Math.min(...attempts)).toBe(1);
+    expect(Math.max(...attempts)).toBe(1 + retries.length);
     const { rows } = await pool.query('SELECT id, amount::text FROM shared.tx_test ORDER BY amount');
     // Serial outcome: the first saw 0 and wrote 1, the retried one saw 1 and wrote 2.
     expect(rows.map((row) => row.amount)).toEqual(['1', '2']);
