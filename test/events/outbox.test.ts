@@ -118,3 +118,31 @@ it("the relay's envelope, built from the row's columns, is ENVELOPE_SQL's text b
   expect(rows.length).toBe(2);
   for (const row of rows) expect(envelopeJson(row)).toBe(row.envelope);
 });
+
+it('the order flow and its triggers call no SQL-language function the planner could not inline (it would be planned again on every call)', async () => {
+  // track_functions (a superuser setting, so here on the admin session) counts the functions
+  // that were called: an inlined SQL function is not one of them.
+  const admin = trading.admin;
+  await admin.query("SET track_functions = 'all'");
+  try {
+    await admin.query('SELECT pg_stat_reset()');
+    await admin.query("SELECT set_config('tradedb.actor', 'test', false)");
+    // An order that fills at once, and one placed and cancelled: every trigger of the flow.
+    await admin.query("SELECT 1 FROM execution.execute_order('acct-o', 'o-inline-1', 'OUTB', 'buy', 'market', 'day', 2, NULL, NULL, NULL, NULL, 'o-inline-1', 2, 13, 0, now())");
+    const placed = await admin.query<{ id: string }>("SELECT (order_row).id FROM execution.place_order('acct-o', 'o-inline-2', 'OUTB', 'sell', 'limit', 'day', 1, 20, NULL, NULL, NULL)");
+    await admin.query("SELECT 1 FROM execution.change_order_status('acct-o', $1, 'cancelled', 'test')", [placed.rows[0]!.id]);
+    await admin.query('SELECT pg_stat_force_next_flush()');
+    await admin.query('SELECT pg_stat_clear_snapshot()');
+    const { rows: called } = await admin.query<{ name: string; language: string }>(
+      `SELECT f.schemaname || '.' || f.funcname AS name, l.lanname AS language
+         FROM pg_stat_user_functions f JOIN pg_proc p ON p.oid = f.funcid JOIN pg_language l ON l.oid = p.prolang
+        WHERE f.calls > 0 ORDER BY 1`,
+    );
+    // The flow ran here (its PL/pgSQL functions and triggers were counted) ...
+    expect(called.map((row) => row.name)).toEqual(expect.arrayContaining(['execution.execute_order', 'execution.publish_order_inserts', 'execution.publish_order_updates', 'execution.publish_positions']));
+    // ... and no SQL-language function was called as a function.
+    expect(called.filter((row) => row.language === 'sql')).toEqual([]);
+  } finally {
+    await admin.query('RESET track_functions');
+  }
+});
