@@ -9,6 +9,8 @@ beforeAll(async () => {
 afterAll(() => trading?.close());
 
 const tradedb = (...args: string[]) => runCli(args, trading.db.env);
+// Each test runs a dozen or more `tradedb` processes, 1.5–3 s each to start on a loaded two-core machine.
+const CLI_TEST_TIMEOUT_MS = 180_000;
 
 it('accounts, limits, orders through the risk check, the kill switch and positions from the command line', async () => {
   expect((await tradedb('accounts', 'add', 'paper-main', '--name', 'Paper', '--cash', '100000')).stdout).toContain('added account paper-main');
@@ -43,7 +45,7 @@ it('accounts, limits, orders through the risk check, the kill switch and positio
   const cancelled = await tradedb('orders', 'cancel', String((listed.find((order) => order.status === 'pending') as unknown as { id: number }).id), '--account', 'paper-main');
   expect(cancelled.stdout).toMatch(/cancelled/);
   expect((await tradedb('positions', '--account', 'paper-main', '--json')).stdout.trim()).toBe('[]');
-});
+}, CLI_TEST_TIMEOUT_MS);
 
 it('position limits from the command line: set, listed, enforced, and bad values named', async () => {
   await tradedb('accounts', 'add', 'capped', '--name', 'Capped', '--cash', '1000');
@@ -54,4 +56,4 @@ it('position limits from the command line: set, listed, enforced, and bad values
   expect(short).toMatchObject({ code: 1, stderr: expect.stringContaining('position limit ACME short 0: the position could reach -1') });
   expect((await tradedb('risk', 'set-position-limit', '--account', 'capped', '--symbol', 'ACME', '--max-long', '-1')).stderr).toContain('maxLong: expected an amount 0 or more with at most 8 decimals, got "-1"');
   expect((await tradedb('risk', 'set-position-limit', '--account', 'capped', '--symbol', 'ACME')).stderr).toContain('Give --max-long, --max-short or both.');
-});
+}, CLI_TEST_TIMEOUT_MS);
