@@ -7,6 +7,10 @@ import { Wakeup } from './wakeup.ts';
 
 const DEFAULT_BATCH_SIZE = 2500;
 const DEFAULT_GATHER_MS = 10;
+const DEFAULT_AWAKE_MS = 50;
+
+/** Writers hold it shared from their event to their commit (shared.notify_outbox); a relay going to sleep takes it exclusively. */
+const SLEEP_LOCK = "hashtext('tradedb.outbox-relay.sleep')";
 
 export interface OutboxRelayOptions {
   /** The owner role's pool (the relay reads and marks the outbox, which no service role may). */
@@ -27,6 +31,13 @@ export interface OutboxRelayOptions {
    * is claimed back to back, and the first event after a quiet spell goes at once.
    */
   gatherMs?: number;
+  /**
+   * A relay that found events stays awake — claiming every gather window on its own, and telling
+   * writers (shared.outbox_relay_watch, migration 0017) that they need not NOTIFY it, since a
+   * NOTIFY serializes their commits — until this long passes without an event; then it sleeps
+   * until notified again. Default 50 ms.
+   */
+  awakeMs?: number;
   /** Prunes this often; default 60 s. */
   pruneIntervalMs?: number;
   onError?: (error: unknown) => void;
@@ -70,12 +81,18 @@ export class OutboxRelay {
   /** Backoff after an error is cut short by stop() only, not by new events. */
   private readonly stopping = new Wakeup();
   private lastPrune = 0;
+  /** Awake: claiming every gather window on its own (see awakeMs). */
+  private polling = false;
+  /** What this relay last set shared.outbox_relay_watch.notify_writes to. */
+  private writersNotify = true;
 
   constructor(private readonly options: OutboxRelayOptions) {}
 
   /** Starts relaying in the background until stop(). */
   async start(): Promise<void> {
     this.listener = await listenForNotifications(this.options.pool, 'tradedb_outbox', () => this.notify(), this.options.onError);
+    // A relay that died awake may have left writers silent: this one sleeps until notified.
+    await this.setNotifyWrites(true);
     this.running = this.loop();
   }
 
@@ -84,6 +101,8 @@ export class OutboxRelay {
     this.notify();
     this.stopping.wake();
     await this.running;
+    // Other relays (or the next one) depend on notifications again.
+    if (!this.writersNotify) await this.setNotifyWrites(true).catch((error: unknown) => this.options.onError?.(error));
     await this.listener?.close();
   }
 
@@ -231,21 +250,37 @@ export class OutboxRelay {
   private async loop(): Promise<void> {
     let failures = 0;
     const gatherMs = this.options.gatherMs ?? DEFAULT_GATHER_MS;
+    const awakeMs = this.options.awakeMs ?? DEFAULT_AWAKE_MS;
+    let lastEventAt = 0;
     while (!this.stopped) {
       try {
         const claimedAt = performance.now();
         const batch = await this.relayOnce();
         failures = 0;
-        // More is pending: go on at once.
-        if (batch.progressed && !batch.drained) continue;
-        // Drained: what commits from now on notifies (and a notification that came during the
-        // batch makes the wait below return at once). Under a steady stream, give it a moment to
-        // gather first.
-        const gatherRest = gatherMs - (performance.now() - claimedAt);
-        if (batch.progressed && gatherRest > 0) await this.stopping.wait(gatherRest);
+        if (batch.progressed) {
+          lastEventAt = performance.now();
+          if (this.writersNotify) await this.setNotifyWrites(false);
+          this.polling = true;
+          // More is pending: go on at once.
+          if (!batch.drained) continue;
+        }
         if (Date.now() - this.lastPrune >= (this.options.pruneIntervalMs ?? 60_000)) {
           this.lastPrune = Date.now();
           await this.prune();
+        }
+        // Nothing came for a while: sleep, once no writer that saw this relay awake (and so did
+        // not notify) is still to commit; the claim that follows sees what they wrote.
+        if (this.polling && performance.now() - lastEventAt >= awakeMs && (await this.writersAllNotifying())) {
+          this.polling = false;
+          // A notification that came before now is stale: that claim looks anyway.
+          this.wakeup.clear();
+          continue;
+        }
+        if (this.polling) {
+          // Awake: the next claim after the gather window, notified or not.
+          const gatherRest = gatherMs - (performance.now() - claimedAt);
+          if (gatherRest > 0) await this.stopping.wait(gatherRest);
+          continue;
         }
         await this.wakeup.wait(this.options.pollIntervalMs ?? 1_000);
       } catch (error) {
@@ -255,5 +290,22 @@ export class OutboxRelay {
         await this.stopping.wait(Math.min(50 * 2 ** failures, 2_000));
       }
     }
+  }
+
+  /**
+   * Asks writers to notify again, and says whether every writer in flight does: none holds the
+   * lock each writer holds from its event to its commit (a try, which never makes writers queue
+   * behind it; a writer still in flight is tried again after the next gather window).
+   */
+  private async writersAllNotifying(): Promise<boolean> {
+    if (!this.writersNotify) await this.setNotifyWrites(true);
+    const { rows } = await this.options.pool.query<{ free: boolean }>(`SELECT pg_try_advisory_xact_lock(${SLEEP_LOCK}) AS free`);
+    return rows[0]!.free;
+  }
+
+  /** shared.outbox_relay_watch.notify_writes: whether writers NOTIFY relays (migration 0017). */
+  private async setNotifyWrites(notify: boolean): Promise<void> {
+    await this.options.pool.query('UPDATE shared.outbox_relay_watch SET notify_writes = $1, changed_at = now()', [notify]);
+    this.writersNotify = notify;
   }
 }

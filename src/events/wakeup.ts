@@ -12,6 +12,11 @@ export class Wakeup {
     this.resolveWait?.();
   }
 
+  /** Forgets a wake() that came while the loop was busy (it has since looked for work itself). */
+  clear(): void {
+    this.pending = false;
+  }
+
   async wait(ms: number): Promise<void> {
     if (!this.pending) {
       await new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus, type EventConsumer } from '../../src/events/event-bus.ts';
 import type { OutboxRelay } from '../../src/events/outbox-relay.ts';
 import { failingOn } from '../support/recording-handler.ts';
@@ -109,4 +109,59 @@ it('a relay under a stream of small commits gathers them into few claims, and th
   } finally {
     await relay.stop();
   }
+});
+
+describe('writers notify only a sleeping relay (a NOTIFY serializes their commits)', () => {
+  const notifyWrites = async (): Promise<boolean> => (await db.admin.query<{ notify_writes: boolean }>('SELECT notify_writes FROM shared.outbox_relay_watch')).rows[0]!.notify_writes;
+
+  it('a busy relay is not notified of each commit', async () => {
+    const relay = bus.createRelay({ pool: db.owner, gatherMs: 20, awakeMs: 500, pollIntervalMs: 30_000 });
+    await relay.start();
+    const listener = await db.owner.connect();
+    let notifications = 0;
+    listener.on('notification', () => (notifications += 1));
+    await listener.query('LISTEN tradedb_outbox');
+    try {
+      const before = relay.stats.published;
+      for (let index = 0; index < 20; index += 1) {
+        await publishPositionEvents(db.pools.services.logging, 1, 1, `BUSY${index}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await waitFor(() => Promise.resolve(relay.stats.published === before + 20), { timeoutMs: 10_000 });
+      // The first commit wakes it; while it claims on its own, commits stay silent.
+      expect(notifications).toBeLessThanOrEqual(2);
+      // Idle for awakeMs, it asks for notifications again.
+      await waitFor(notifyWrites, { timeoutMs: 5_000 });
+    } finally {
+      await listener.query('UNLISTEN *');
+      listener.release();
+      await relay.stop();
+    }
+  });
+
+  it('a relay going to sleep waits for a writer that saw it awake, and relays its event without a notification', async () => {
+    const relay = bus.createRelay({ pool: db.owner, gatherMs: 20, awakeMs: 200, pollIntervalMs: 30_000 });
+    await relay.start();
+    const writer = await db.pools.services.logging.connect();
+    try {
+      const before = relay.stats.published;
+      await publishPositionEvents(db.pools.services.logging, 1, 1, 'WAKE');
+      await waitFor(async () => relay.stats.published === before + 1 && !(await notifyWrites()));
+      // Awake: this writer's event asks for no notification, and it stays uncommitted while the
+      // relay, idle, asks for notifications again and tries to go to sleep.
+      await writer.query('BEGIN');
+      const [eventId] = await publishPositionEvents(writer, 1, 1, 'UNSEEN');
+      await waitFor(notifyWrites, { timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(relay.stats.published).toBe(before + 1);
+      await writer.query('COMMIT');
+      // Still awake (the writer held it up), the relay claims it at once: the poll is 30 s away.
+      await waitFor(async () => (await db.admin.query('SELECT 1 FROM shared.event_outbox WHERE event_id = $1 AND published_at IS NOT NULL', [eventId])).rows.length === 1, { timeoutMs: 3_000 });
+      expect(relay.stats.published).toBe(before + 2);
+    } finally {
+      await writer.query('ROLLBACK').catch(() => undefined);
+      writer.release();
+      await relay.stop();
+    }
+  });
 });

@@ -18,7 +18,7 @@ export async function openEventDatabase(label: string): Promise<EventDatabase> {
 }
 
 /** Publishes `count` position events over `aggregates` positions named PREFIX0, PREFIX1, ..., versions 1, 2, ... per position. */
-export async function publishPositionEvents(pool: pg.Pool, count: number, aggregates = 10, symbolPrefix = 'S', firstVersion = 1): Promise<string[]> {
+export async function publishPositionEvents(pool: Queryable, count: number, aggregates = 10, symbolPrefix = 'S', firstVersion = 1): Promise<string[]> {
   const ids: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const symbol = `${symbolPrefix}${index % aggregates}`;
