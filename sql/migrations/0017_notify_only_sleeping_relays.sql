@@ -26,17 +26,17 @@ CREATE TABLE IF NOT EXISTS shared.outbox_relay_watch (
 );
 INSERT INTO shared.outbox_relay_watch DEFAULT VALUES ON CONFLICT DO NOTHING;
 
--- Readable like the rest of shared (since 0010 new tables in shared are not, by default): the
--- same grants whether set up by `tradedb setup` or by psql running 02 again.
+-- Readable like the rest of shared (since 0010 new tables in shared are not, by default): by
+-- every role 02's grant matrix lets read shared.accounts, so `tradedb setup` and psql running 02
+-- again grant the same.
 DO $$
 DECLARE
     reader name;
 BEGIN
-    FOREACH reader IN ARRAY ARRAY['data_ingestion_user', 'strategy_engine_user', 'execution_user',
-                                  'risk_management_user', 'analytics_user', 'notification_user',
-                                  'logging_user', 'trading_readonly']::name[]
+    FOR reader IN SELECT DISTINCT g.grantee FROM information_schema.role_table_grants g
+                   WHERE g.table_schema = 'shared' AND g.table_name = 'accounts' AND g.privilege_type = 'SELECT'
+                     AND g.grantee <> current_user
     LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = reader);
         EXECUTE pg_catalog.format('GRANT SELECT ON shared.outbox_relay_watch TO %I', reader);
     END LOOP;
 END
