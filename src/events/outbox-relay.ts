@@ -228,14 +228,28 @@ export class OutboxRelay {
     const laneFilter = lanes.length === ALL_LANES.length ? '' : 'AND lane = ANY($3::smallint[])';
     // The envelope is built here from plain columns (envelopeJson): json_build_object in the
     // claim cost the server a quarter of the claim's time.
+    // The PostgreSQL stream numbers the rows as they are claimed, in id order (one relay at a time
+    // holds its lock, so numbers grow in commit order): one new version of each row, not two.
+    const numbered = this.options.sink.kind === 'postgres';
     const claimed = await client.query<EnvelopeColumns & { id: string }>(
-      `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2
-        WHERE o.ctid = ANY(ARRAY(SELECT ctid FROM shared.event_outbox
-                                  WHERE published_at IS NULL ${laneFilter}
-                                  ORDER BY id
-                                  LIMIT $1
-                                    FOR UPDATE SKIP LOCKED))
-       RETURNING o.id, ${ENVELOPE_COLUMNS_SQL}`,
+      numbered
+        ? `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2, stream_seq = claimed.seq
+             FROM (SELECT row_ctid, nextval('shared.event_stream_seq') AS seq
+                     FROM (SELECT ctid AS row_ctid, id FROM shared.event_outbox
+                            WHERE published_at IS NULL ${laneFilter}
+                            ORDER BY id
+                            LIMIT $1
+                              FOR UPDATE SKIP LOCKED) pending
+                    ORDER BY id) claimed
+            WHERE o.ctid = claimed.row_ctid
+           RETURNING o.id, ${ENVELOPE_COLUMNS_SQL}`
+        : `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2
+            WHERE o.ctid = ANY(ARRAY(SELECT ctid FROM shared.event_outbox
+                                      WHERE published_at IS NULL ${laneFilter}
+                                      ORDER BY id
+                                      LIMIT $1
+                                        FOR UPDATE SKIP LOCKED))
+           RETURNING o.id, ${ENVELOPE_COLUMNS_SQL}`,
       laneFilter ? [batchSize, identity, lanes] : [batchSize, identity],
     );
     return claimed.rows
