@@ -231,24 +231,19 @@ export class OutboxRelay {
     // The PostgreSQL stream numbers the rows as they are claimed, in id order (one relay at a time
     // holds its lock, so numbers grow in commit order): one new version of each row, not two.
     const numbered = this.options.sink.kind === 'postgres';
+    const pending = `SELECT ctid AS row_ctid, id FROM shared.event_outbox
+                      WHERE published_at IS NULL ${laneFilter}
+                      ORDER BY id
+                      LIMIT $1
+                        FOR UPDATE SKIP LOCKED`;
     const claimed = await client.query<EnvelopeColumns & { id: string }>(
       numbered
         ? `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2, stream_seq = claimed.seq
-             FROM (SELECT row_ctid, nextval('shared.event_stream_seq') AS seq
-                     FROM (SELECT ctid AS row_ctid, id FROM shared.event_outbox
-                            WHERE published_at IS NULL ${laneFilter}
-                            ORDER BY id
-                            LIMIT $1
-                              FOR UPDATE SKIP LOCKED) pending
-                    ORDER BY id) claimed
+             FROM (SELECT row_ctid, nextval('shared.event_stream_seq') AS seq FROM (${pending}) pending ORDER BY id) claimed
             WHERE o.ctid = claimed.row_ctid
            RETURNING o.id, ${ENVELOPE_COLUMNS_SQL}`
         : `UPDATE shared.event_outbox o SET published_at = now(), published_to = $2
-            WHERE o.ctid = ANY(ARRAY(SELECT ctid FROM shared.event_outbox
-                                      WHERE published_at IS NULL ${laneFilter}
-                                      ORDER BY id
-                                      LIMIT $1
-                                        FOR UPDATE SKIP LOCKED))
+            WHERE o.ctid = ANY(ARRAY(SELECT row_ctid FROM (${pending}) pending))
            RETURNING o.id, ${ENVELOPE_COLUMNS_SQL}`,
       laneFilter ? [batchSize, identity, lanes] : [batchSize, identity],
     );
