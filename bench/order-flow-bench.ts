@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { DatabaseConfig } from '../src/config/database-config.ts';
+import { createOwnerPool } from '../src/db/owner-pool.ts';
 import { createPools } from '../src/db/pools.ts';
 import { connectAdmin, runSetup } from '../src/db/setup.ts';
+import { createEventBus } from '../src/events/event-bus.ts';
+import { sealAuditLog } from '../src/ops/audit-trail.ts';
 import { recordFills } from '../src/services/execution/fill-batch.ts';
 import { executeOrder } from '../src/services/execution/order-execution.ts';
 import { OrderService } from '../src/services/execution/order-service.ts';
@@ -79,6 +82,13 @@ export async function runOrderFlowBenchmark(flags: string[]): Promise<void> {
       console.log(`${String(clients).padStart(2)} clients: pgbench tpcb-like ${pgbenchTps.toFixed(0).padStart(6)} tx/s   order flow ${ours.toFixed(0).padStart(6)} tx/s   ratio ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'PASS' : 'MISS'} (target >= 0.8)`);
       console.log(`            without the audit trail ${unaudited.toFixed(0)} tx/s: audit costs ${(auditCost * 100).toFixed(0)} % ${auditCost <= 0.15 ? 'PASS' : 'MISS'} (limit 15 %)   without outbox ${withoutOutbox.toFixed(0)} tx/s (outbox and audit cost ${((1 - ours / withoutOutbox) * 100).toFixed(0)} %)`);
     }
+    // At 4 and 8 clients the flow's backends mostly wait on WAL flushes (WALWrite, WALSync in
+    // pg_stat_activity): what a transaction writes to the WAL is what bounds it there.
+    const wal = await walPerTransaction(config, pgbenchDb);
+    results.walBytesPerTransaction = wal;
+    console.log(
+      `WAL per transaction: order flow ${wal.deployed} bytes as deployed (the flow ${wal.flow}, the relay's claims of its events ${wal.relay}, the sealer's seals of its audit rows ${wal.sealer}) vs pgbench ${wal.pgbench}: ${(wal.deployed / wal.pgbench).toFixed(1)}×`,
+    );
     results.batchFillsPerSecond = {};
     for (const size of [1000, 5000]) {
       const batch = await batchFills(config, flags.includes('--quick') ? 10_000 : 100_000, size);
@@ -150,11 +160,16 @@ async function withRelay<T>(env: Record<string, string>, config: DatabaseConfig,
   try {
     return await withCliProcess(['relay'], { ...env, REDIS_URL: redisUrl, TRADEDB_REDIS_PREFIX: prefix }, config, 'relay running', work);
   } finally {
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await deleteRedisKeys(redisUrl, prefix);
   }
+}
+
+/** Removes what a relay of this benchmark left in Redis under `prefix`. */
+async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
 }
 
 /** One account per client with three risk limits the check must read, and one symbol to trade. */
@@ -178,6 +193,46 @@ async function pgbench(config: DatabaseConfig, database: string, clients: number
   const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
   if (!match) throw new Error(`could not read pgbench's tps from:\n${stdout}`);
   return Number(match[1]);
+}
+
+/**
+ * Bytes of WAL per transaction (pg_current_wal_insert_lsn, cluster-wide, one step at a time on a
+ * quiet server): the order flow at one client, then a relay draining its events to Redis and the
+ * sealer sealing its audit rows, and pgbench's TPC-B-like transaction.
+ */
+async function walPerTransaction(config: DatabaseConfig, pgbenchDb: string): Promise<{ flow: number; relay: number; sealer: number; deployed: number; pgbench: number }> {
+  const owner = createOwnerPool(config);
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `tdbbwal${Date.now().toString(36)}`;
+  const bus = createEventBus({ redis: { url: redisUrl, prefix }, events: { retentionMs: 3_600_000, streamMaxLength: 1_000_000, maxAttempts: 5 } });
+  const relay = bus.createRelay({ pool: owner });
+  const relayAll = async (): Promise<void> => {
+    while ((await relay.relayOnce()).progressed);
+  };
+  const walBytes = async (work: () => Promise<unknown>): Promise<number> => {
+    const lsn = async () => (await owner.query<{ at: string }>('SELECT pg_current_wal_insert_lsn()::text AS at')).rows[0]!.at;
+    const start = await lsn();
+    await work();
+    const { rows } = await owner.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1) AS bytes', [start]);
+    return Number(rows[0]!.bytes);
+  };
+  try {
+    // What earlier phases left is relayed and sealed first.
+    await relayAll();
+    await sealAuditLog(owner);
+    let orders = 0;
+    const flow = await walBytes(async () => (orders = Math.round((await orderFlow(config, 1, 2)) * 2)));
+    const relayed = await walBytes(relayAll);
+    const sealed = await walBytes(() => sealAuditLog(owner));
+    const transactions = 2_000;
+    const pgbenchBytes = await walBytes(() => run('pgbench', ['-n', '-c', '1', '-t', String(transactions), pgbenchDb], { env: clientToolEnv(config) }));
+    const per = (bytes: number, count: number) => Math.round(bytes / count);
+    return { flow: per(flow, orders), relay: per(relayed, orders), sealer: per(sealed, orders), deployed: per(flow + relayed + sealed, orders), pgbench: per(pgbenchBytes, transactions) };
+  } finally {
+    await bus.close();
+    await owner.end();
+    await deleteRedisKeys(redisUrl, prefix);
+  }
 }
 
 /** `clients` loops, each with its own account, running executeOrder back to back for `seconds`. */
