@@ -34,7 +34,7 @@ INSERT INTO setup_expected_schema (schema_name) VALUES
     ('data_ingestion'), ('strategy_engine'), ('execution'), ('risk_management'),
     ('analytics'), ('notification'), ('logging'), ('shared');
 
--- Every table of 02 (and the audit trail's of 0010, the API tokens of 0011) with its primary key (the distribution column first where it has one),
+-- Every table of 02 (and the audit trail's of 0010 and 0019, the API tokens of 0011) with its primary key (the distribution column first where it has one),
 -- its identity column and whether it is partitioned.
 CREATE TEMP TABLE IF NOT EXISTS setup_expected_table (
     schema_name text, table_name text, primary_key text, identity_column text, partitioned boolean);
@@ -46,6 +46,7 @@ INSERT INTO setup_expected_table (schema_name, table_name, primary_key, identity
     ('shared',          'audit_log',             'id, occurred_at',                   'id', true),
     ('shared',          'audit_seals',           'table_schema, table_name, chain_seq', NULL, false),
     ('shared',          'audit_seal_state',      'singleton',                         NULL, false),
+    ('shared',          'audit_seal_blocks',     'table_schema, table_name, first_seq', NULL, false),
     ('shared',          'api_tokens',            'id',                                'id', false),
     ('data_ingestion',  'symbols',               'symbol',                            NULL, false),
     ('data_ingestion',  'delisted_symbols',      'symbol, delisted_on',               NULL, false),
@@ -305,6 +306,8 @@ SELECT 'trigger', format('%s on %s', e.trigger_name, e.table_name),
                ('shared.audit_log',                     'append_only_truncate'),
                ('shared.audit_seals',                   'append_only'),
                ('shared.audit_seals',                   'append_only_truncate'),
+               ('shared.audit_seal_blocks',             'append_only'),
+               ('shared.audit_seal_blocks',             'append_only_truncate'),
                ('shared.accounts',                      'audit_changes'),
                ('shared.system_config',                 'audit_changes'),
                ('data_ingestion.symbols',               'audit_changes'),
@@ -357,7 +360,8 @@ SELECT 'index', e.index_name,
                ('logging.idx_performance_logs_correlation_id'),
                ('shared.idx_audit_log_table_schema_table_name_row_key'),
                ('shared.idx_audit_log_occurred_at'),
-               ('shared.idx_audit_log_txid')
+               ('shared.idx_audit_log_txid'),
+               ('shared.idx_audit_seal_blocks_audit_id_range')
        ) AS e (index_name);
 
 -- Backups dump single schemas: anything of ours in public would be in no backup.
@@ -421,7 +425,7 @@ SELECT CASE WHEN expected THEN 'grant' ELSE 'privilege-absent' END,
   FROM (SELECT g.grantee, t.schema_name || '.' || t.table_name AS table_name, p.privilege,
                ((a.access = 'write' AND p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
                    OR (a.access = 'read' AND p.privilege = 'SELECT'))
-                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_seals'), ('shared', 'audit_seal_state'), ('shared', 'api_tokens')) AS expected,
+                   AND (t.schema_name, t.table_name) NOT IN (('shared', 'audit_log'), ('shared', 'audit_seals'), ('shared', 'audit_seal_state'), ('shared', 'audit_seal_blocks'), ('shared', 'api_tokens')) AS expected,
                has_table_privilege((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = g.grantee),
                                    to_regclass(format('%I.%I', t.schema_name, t.table_name)),
                                    p.privilege) AS held
@@ -534,7 +538,9 @@ SELECT 'privilege-absent', format('no %s EXECUTE on %s', g.grantee, f.signature)
                                       to_regprocedure(f.signature), 'EXECUTE')
   FROM (SELECT grantee FROM setup_expected_grantee UNION ALL SELECT 'public') AS g
  CROSS JOIN (VALUES ('shared.audit_row_change()'), ('shared.audit_table(regclass,text[])'),
-                    ('shared.seal_audit_log(integer)'), ('shared.verify_audit_chain()'), ('shared.restrict_to_owner(regclass)')) AS f (signature);
+                    ('shared.seal_audit_log(integer)'), ('shared.verify_audit_chain()'), ('shared.restrict_to_owner(regclass)'),
+                    -- migration 0019
+                    ('shared.audit_chain()'), ('shared.audit_chain_seq(bigint)'), ('shared.audit_chain_end(text,text)')) AS f (signature);
 
 -- Default privileges: tables, sequences and functions that later migrations create as the
 -- owner must get exactly the same grants.

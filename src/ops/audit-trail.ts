@@ -3,9 +3,11 @@ import type { Queryable } from '../db/queryable.ts';
 
 /**
  * The audit trail (migration 0010): shared.audit_log rows written by triggers on every audited
- * table, sealed into one SHA-256 hash chain per table by shared.seal_audit_log: each row's seal in
- * shared.audit_seals holds sha256(previous seal's hash || shared.audit_content(row)). Everything
- * here runs as the owner role: no service role may read the trail.
+ * table, sealed into one SHA-256 hash chain per table by shared.seal_audit_log: each row's hash is
+ * sha256(previous row's hash || shared.audit_content(row)), kept in blocks of one sealer run
+ * (shared.audit_seal_blocks, migration 0019; per-row seals of 0010 in shared.audit_seals before
+ * it) and listed row by row by shared.audit_chain(). Everything here runs as the owner role: no
+ * service role may read the trail.
  */
 
 /** The tables migration 0010 puts under audit: every table users or services change. */
@@ -45,16 +47,20 @@ export interface AuditVerification {
 
 /**
  * Seals every row that can be sealed now (shared.seal_audit_log: a row once every transaction
- * older than it has ended, per table in id order) and returns how many, a batch at a time.
+ * older than it has ended, per table in id order) and returns how many, a batch at a time (a
+ * batch that seals more than SEAL_BATCH rows left more behind).
  */
 export async function sealAuditLog(owner: Queryable): Promise<number> {
   let total = 0;
   for (;;) {
     const { rows } = await owner.query<{ sealed: number }>('SELECT shared.seal_audit_log($1) AS sealed', [SEAL_BATCH]);
     total += rows[0]!.sealed;
-    if (rows[0]!.sealed < SEAL_BATCH) return total;
+    if (rows[0]!.sealed <= SEAL_BATCH) return total;
   }
 }
+
+/** Audit rows not sealed yet: every row of a transaction at or above the sealer's progress (migration 0019). */
+const UNSEALED_ROWS = 'SELECT count(*) FROM shared.audit_log a WHERE a.txid >= (SELECT sealed_below_txid FROM shared.audit_seal_state)';
 
 /**
  * Recomputes every hash of every chain and reports what no longer matches: a changed row, a
@@ -70,10 +76,10 @@ export async function verifyAuditTrail(owner: Queryable, options: { seal?: boole
   const chains = await owner.query<{ table: string; rows: string; lastSeq: string; lastHash: string; sealedAt: Date }>(
     `SELECT DISTINCT ON (table_schema, table_name) table_schema || '.' || table_name AS table, chain_seq AS "lastSeq",
             encode(row_hash, 'hex') AS "lastHash", sealed_at AS "sealedAt", count(*) OVER (PARTITION BY table_schema, table_name) AS rows
-       FROM shared.audit_seals
+       FROM shared.audit_chain()
       ORDER BY table_schema, table_name, chain_seq DESC`,
   );
-  const unsealed = await owner.query<{ count: string }>('SELECT count(*) FROM shared.audit_log a WHERE NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)');
+  const unsealed = await owner.query<{ count: string }>(UNSEALED_ROWS);
   const number = (value: string | null): number | null => (value === null ? null : Number(value));
   return {
     sealed,
@@ -156,9 +162,8 @@ export async function auditHistory(owner: Queryable, tableName: string, keyText:
   const [schema, name] = table.split('.') as [string, string];
   const { rows } = await owner.query<AuditEntry & { id: string; txid: string; chainSeq: string | null }>(
     `SELECT a.id, a.occurred_at AS "occurredAt", a.operation, a.row_key AS key, a.old_values AS "oldValues", a.new_values AS "newValues",
-            a.db_role AS "dbRole", a.actor, a.txid, s.chain_seq AS "chainSeq"
+            a.db_role AS "dbRole", a.actor, a.txid, shared.audit_chain_seq(a.id) AS "chainSeq"
        FROM shared.audit_log a
-       LEFT JOIN shared.audit_seals s ON s.audit_id = a.id
       WHERE a.table_schema = $1 AND a.table_name = $2 AND a.row_key = $3::jsonb
       ORDER BY a.id`,
     [schema, name, JSON.stringify(key)],
@@ -178,11 +183,6 @@ export async function auditTrailHealth(owner: Queryable, staleAfterSeconds = 300
       ORDER BY 1`,
     [AUDITED_TABLES],
   );
-  const stale = await owner.query<{ count: string }>(
-    `SELECT count(*) FROM shared.audit_log a
-      WHERE a.txid >= (SELECT sealed_below_txid FROM shared.audit_seal_state) AND a.occurred_at < now() - make_interval(secs => $1)
-        AND NOT EXISTS (SELECT FROM shared.audit_seals s WHERE s.audit_id = a.id)`,
-    [staleAfterSeconds],
-  );
+  const stale = await owner.query<{ count: string }>(`${UNSEALED_ROWS} AND a.occurred_at < now() - make_interval(secs => $1)`, [staleAfterSeconds]);
   return { unaudited: unaudited.rows.map((row) => row.table), staleUnsealed: Number(stale.rows[0]!.count) };
 }

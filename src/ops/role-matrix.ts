@@ -20,7 +20,7 @@ export interface RoleMatrix {
  * Tables no service or reader may touch: the audit trail (migration 0010), whose old and new
  * values are account data that row-level security guards elsewhere, and the API tokens (0011).
  */
-export const OWNER_ONLY_TABLES = ['shared.audit_log', 'shared.audit_seals', 'shared.audit_seal_state', 'shared.api_tokens'];
+export const OWNER_ONLY_TABLES = ['shared.audit_log', 'shared.audit_seals', 'shared.audit_seal_blocks', 'shared.audit_seal_state', 'shared.api_tokens'];
 
 /** The login roles of the services and the read-only role, as setup names them. */
 export const MATRIX_ROLES = [...SERVICE_NAMES.map(serviceRole), READONLY_ROLE];

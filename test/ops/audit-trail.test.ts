@@ -142,9 +142,15 @@ it('UPDATE, DELETE and TRUNCATE of audit_log and its seals are refused for every
     expect(`owner: ${await refusal('trading_user', statement)}`).toBe('owner: 23001');
     await expect(trading.admin.query(statement)).rejects.toMatchObject({ code: '23001' });
   }
-  // Nor the seals.
-  for (const statement of ["UPDATE shared.audit_seals SET row_hash = row_hash", 'DELETE FROM shared.audit_seals', 'TRUNCATE shared.audit_seals']) {
+  // Nor the seals: in blocks since 0019 (a row trigger refuses only where there are rows), and
+  // the per-row seals of 0010, which nothing writes any more (empty here: TRUNCATE shows the trigger).
+  await sealEverything();
+  expect((await trading.admin.query('SELECT count(*)::int AS n FROM shared.audit_seal_blocks')).rows[0].n).toBeGreaterThan(0);
+  const sealStatements = (table: string) => [`UPDATE ${table} SET sealed_at = sealed_at`, `DELETE FROM ${table}`, `TRUNCATE ${table}`];
+  for (const statement of [...sealStatements('shared.audit_seal_blocks'), 'TRUNCATE shared.audit_seals']) {
     await expect(trading.admin.query(statement)).rejects.toMatchObject({ code: '23001' });
+  }
+  for (const statement of [...sealStatements('shared.audit_seal_blocks'), ...sealStatements('shared.audit_seals')]) {
     expect(await refusal('execution_user', statement)).toBe('42501');
   }
 });
@@ -166,7 +172,7 @@ async function sealEverything(): Promise<void> {
 it('a transaction still writing holds back the seal: its rows join the chain after it commits, in a final order', async () => {
   const sealedSymbols = async () =>
     (await trading.admin.query(
-      `SELECT a.row_key->>'symbol' AS symbol, s.chain_seq::int FROM shared.audit_log a JOIN shared.audit_seals s ON s.audit_id = a.id
+      `SELECT a.row_key->>'symbol' AS symbol, s.chain_seq::int FROM shared.audit_log a JOIN shared.audit_chain() s ON s.audit_id = a.id
         WHERE a.table_name = 'symbols' AND a.row_key->>'symbol' IN ('SLOW1', 'FAST1') ORDER BY s.chain_seq`,
     )).rows;
   await sealEverything();
@@ -186,6 +192,31 @@ it('a transaction still writing holds back the seal: its rows join the chain aft
   const rows = await sealedSymbols();
   expect(rows.map((row) => row.symbol)).toEqual(['SLOW1', 'FAST1']);
   expect(rows[1].chain_seq).toBe(rows[0].chain_seq + 1);
+});
+
+it('a backlog is sealed in parts of whole transactions, each part a block that goes on with the chain', async () => {
+  await sealEverything();
+  for (const part of ['BKA', 'BKB', 'BKC']) {
+    await trading.pools.services.data_ingestion.query(`INSERT INTO data_ingestion.symbols (symbol) VALUES ('${part}1'), ('${part}2'), ('${part}3')`);
+  }
+  const lastTxid = (await trading.admin.query("SELECT max(txid)::text AS txid FROM shared.audit_log WHERE row_key->>'symbol' LIKE 'BKC%'")).rows[0].txid;
+  // Other test files' transactions hold the server's horizon back for a moment.
+  await waitFor(async () => (await owner.query('SELECT txid_snapshot_xmin(txid_current_snapshot()) > $1::bigint AS past', [lastTxid])).rows[0].past);
+  const seal = async (maxRows: number) => (await owner.query('SELECT shared.seal_audit_log($1) AS n', [maxRows])).rows[0].n;
+  // Four rows at most, then the rest of the transaction holding the fifth: A and B, then C.
+  expect([await seal(4), await seal(4), await seal(4)]).toEqual([6, 3, 0]);
+  const chained = await trading.admin.query(
+    `SELECT a.row_key->>'symbol' AS symbol, s.chain_seq::int AS seq FROM shared.audit_log a JOIN shared.audit_chain() s ON s.audit_id = a.id
+      WHERE a.row_key->>'symbol' LIKE 'BK%' ORDER BY s.chain_seq`,
+  );
+  expect(chained.rows.map((row) => row.symbol)).toEqual(['BKA1', 'BKA2', 'BKA3', 'BKB1', 'BKB2', 'BKB3', 'BKC1', 'BKC2', 'BKC3']);
+  expect(chained.rows.map((row) => row.seq - chained.rows[0].seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const blocks = await trading.admin.query(
+    "SELECT cardinality(audit_ids) AS size FROM shared.audit_seal_blocks WHERE table_name = 'symbols' AND first_seq >= $1 ORDER BY first_seq",
+    [chained.rows[0].seq],
+  );
+  expect(blocks.rows.map((row) => row.size)).toEqual([6, 3]);
+  expect((await verifyAuditTrail(owner, { seal: false })).problems).toEqual([]);
 });
 
 it('concurrent writers with the sealer running: every row sealed once, every chain intact; then a changed row, a deleted row, a gap and a row added by hand are each named', async () => {
@@ -213,16 +244,27 @@ it('concurrent writers with the sealer running: every row sealed once, every cha
   expect(orderChain).toMatchObject({ rows: orderRows.rows[0].n, lastSeq: orderRows.rows[0].n });
   expect(orderChain.rows).toBeGreaterThanOrEqual(150);
 
+  // One more sealer run on positions, so that the block sealing its third change is not the chain's last.
+  await executeOrder(trading.pool, { accountId: 'aud-a', clientOrderId: 'aud-w-last', symbol: 'AUD1', side: 'buy', quantity: '1', orderType: 'limit', limitPrice: '10' }, fill('aud-w-last', '1', '10'));
+  await sealEverything();
+  const gapBlock = (await trading.admin.query(
+    `SELECT first_seq::int AS first, cardinality(audit_ids) AS size FROM shared.audit_seal_blocks
+      WHERE table_name = 'positions' AND first_seq <= 3 AND first_seq + cardinality(audit_ids) > 3`,
+  )).rows[0] as { first: number; size: number };
+  const positionsEnd = (await trading.admin.query("SELECT max(chain_seq)::int AS seq FROM shared.audit_chain() WHERE table_name = 'positions'")).rows[0].seq;
+
   // Tampering as a superuser who switches the triggers off.
-  const sealOf = (table: string, seq: number) => `(SELECT audit_id FROM shared.audit_seals WHERE table_name = '${table}' AND chain_seq = ${seq})`;
-  const positionsEnd = (await trading.admin.query("SELECT max(chain_seq)::int AS seq FROM shared.audit_seals WHERE table_name = 'positions'")).rows[0].seq;
+  const sealOf = (table: string, seq: number) => `(SELECT audit_id FROM shared.audit_chain() WHERE table_name = '${table}' AND chain_seq = ${seq})`;
   await trading.admin.query('SET session_replication_role = replica');
   try {
     await trading.admin.query(`UPDATE shared.audit_log SET new_values = jsonb_set(new_values, '{quantity}', '1000') WHERE id = ${sealOf('orders', 7)}`);
     await trading.admin.query(`DELETE FROM shared.audit_log WHERE id = ${sealOf('orders', 9)}`);
     // Rows and their seals removed together leave a gap.
-    await trading.admin.query(`DELETE FROM shared.audit_log WHERE id IN (${sealOf('positions', 3)}, ${sealOf('positions', 4)})`);
-    await trading.admin.query("DELETE FROM shared.audit_seals WHERE table_name = 'positions' AND chain_seq IN (3, 4)");
+    await trading.admin.query(
+      `DELETE FROM shared.audit_log WHERE id IN (SELECT unnest(audit_ids) FROM shared.audit_seal_blocks WHERE table_name = 'positions' AND first_seq = $1)`,
+      [gapBlock.first],
+    );
+    await trading.admin.query("DELETE FROM shared.audit_seal_blocks WHERE table_name = 'positions' AND first_seq = $1", [gapBlock.first]);
     // A row added by hand, below what the sealer has covered.
     await trading.admin.query("INSERT INTO shared.audit_log (table_schema, table_name, row_key, operation, new_values, txid) VALUES ('execution', 'orders', '{}', 'INSERT', '{}', 1)");
   } finally {
@@ -234,10 +276,10 @@ it('concurrent writers with the sealer running: every row sealed once, every cha
     'execution.orders #7: content changed: the row no longer matches its seal',
     'execution.orders #9: row missing: the audit row this seal covers was deleted',
     'execution.orders #-: never sealed: a row below the sealed horizon without a seal (added by hand)',
-    'execution.positions #5: 2 seal(s) missing before this one',
+    `execution.positions #${gapBlock.first + gapBlock.size}: ${gapBlock.size} seal(s) missing before this one`,
   ]);
   expect(broken.problems[2]!.auditId).toBe(forged);
-  expect(positionsEnd).toBeGreaterThan(5);
+  expect(positionsEnd).toBeGreaterThan(gapBlock.first + gapBlock.size);
 
   const cli = await runCli(['audit', 'verify', '--no-seal'], trading.db.env);
   expect(cli.code).toBe(1);
@@ -254,7 +296,7 @@ it('`tradedb audit sealer` seals changes as they commit until Ctrl-C, then says 
     await once(child.stdout, 'data');
     await trading.pools.services.data_ingestion.query("INSERT INTO data_ingestion.symbols (symbol) VALUES ('SEAL1'), ('SEAL2')");
     const sealed = () =>
-      trading.admin.query("SELECT count(*)::int AS n FROM shared.audit_log a JOIN shared.audit_seals s ON s.audit_id = a.id WHERE a.row_key->>'symbol' IN ('SEAL1', 'SEAL2')");
+      trading.admin.query("SELECT count(*)::int AS n FROM shared.audit_log a JOIN shared.audit_chain() s ON s.audit_id = a.id WHERE a.row_key->>'symbol' IN ('SEAL1', 'SEAL2')");
     await waitFor(async () => (await sealed()).rows[0].n === 2, { timeoutMs: 30_000 });
   } finally {
     child.kill('SIGINT');
