@@ -165,6 +165,11 @@ SELECT 'extension', 'pgcrypto in shared',
        EXISTS (SELECT FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
                 WHERE x.extname = 'pgcrypto' AND n.nspname = 'shared')
 UNION ALL
+-- migration 0020: the audit trigger's diff of old and new rows
+SELECT 'extension', 'hstore in shared',
+       EXISTS (SELECT FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
+                WHERE x.extname = 'hstore' AND n.nspname = 'shared')
+UNION ALL
 SELECT 'extension', 'pg_stat_statements in shared (where available)',
        EXISTS (SELECT FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
                 WHERE x.extname = 'pg_stat_statements' AND n.nspname = 'shared')

@@ -100,6 +100,23 @@ it('every audited table records inserts, the changed columns of updates, and del
   expect(positions[1]).toMatchObject({ old_values: { quantity: 0, version: 1 }, new_values: { quantity: 10, average_cost: 25, version: 2 } });
 });
 
+it('any table put under audit records its key, whatever the number of key columns, and only the columns an update changed', async () => {
+  await trading.admin.query('CREATE TABLE shared.audit_probe (a int, b text, c date, note text, amount numeric, PRIMARY KEY (a, b, c))');
+  await trading.admin.query("SELECT shared.audit_table('shared.audit_probe')");
+  await trading.admin.query("INSERT INTO shared.audit_probe VALUES (1, 'x', '2025-01-02', 'first', 5.0)");
+  await trading.admin.query("UPDATE shared.audit_probe SET note = 'second', amount = 5.0");
+  await trading.admin.query("UPDATE shared.audit_probe SET note = NULL, amount = 5.00");
+  await trading.admin.query('DELETE FROM shared.audit_probe');
+  const rows = await trail('shared.audit_probe');
+  expect(rows.map((row) => [row.operation, row.row_key, row.old_values, row.new_values])).toEqual([
+    ['INSERT', { a: '1', b: 'x', c: '2025-01-02' }, null, { a: 1, b: 'x', c: '2025-01-02', note: 'first', amount: 5.0 }],
+    ['UPDATE', { a: '1', b: 'x', c: '2025-01-02' }, { note: 'first' }, { note: 'second' }],
+    // A numeric stored at another scale is another value (5.0 → 5.00).
+    ['UPDATE', { a: '1', b: 'x', c: '2025-01-02' }, { note: 'second', amount: 5.0 }, { note: null, amount: 5.0 }],
+    ['DELETE', { a: '1', b: 'x', c: '2025-01-02' }, { a: 1, b: 'x', c: '2025-01-02', note: null, amount: 5.0 }, null],
+  ]);
+});
+
 it('secrets never enter the trail: an encrypted column is recorded as "[redacted]", and no output shows the secret', async () => {
   const configs = new NotificationConfigService(trading.pools.services.notification, 'audit-key-0123456789');
   await configs.add({ name: 'audited-hook', channel: 'webhook', target: { url: SECRET_URL } });
