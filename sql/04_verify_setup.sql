@@ -210,7 +210,9 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                -- migration 0006
                ('shared.create_daily_partitions(regclass,date,integer)'),
                -- migration 0008
-               ('shared.active_account_ids()')) AS e (signature);
+               ('shared.active_account_ids()'),
+               -- migration 0021
+               ('shared.uuid_v7()')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEventBus } from '../../src/events/event-bus.ts';
 import { busConfig, openEventDatabase, type EventDatabase } from '../support/event-harness.ts';
 
-// How the outbox is stored (migration 0018): claims rewrite rows on their own pages, and
-// retention's prune finds old rows through the BRIN index on published_at.
+// How the outbox is stored: claims rewrite rows on their own pages, and retention's prune finds
+// old rows through the BRIN index on published_at (migration 0018); event ids are time-ordered (0021).
 let db: EventDatabase;
 const bus = createEventBus(busConfig(undefined));
 
@@ -61,4 +61,23 @@ it("retention's prune deletes published rows older than retention, and keeps new
     "SELECT min(aggregate_version) || '-' || max(aggregate_version) AS versions, count(*) FILTER (WHERE published_at IS NULL)::int AS pending FROM shared.event_outbox",
   );
   expect(rows[0]).toEqual({ versions: '101-300', pending: 100 });
+});
+
+it('events get time-ordered ids (UUID version 7) whether a trigger or publish_event writes them; an id given by the producer is kept', async () => {
+  await db.admin.query('TRUNCATE shared.event_outbox');
+  const startedMs = Date.now();
+  await writePending(3);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await db.admin.query("SELECT shared.publish_event('positions', 'position.changed', 'position', 'acct-e/S1', 99, '{}'::jsonb)");
+  await db.admin.query("SELECT shared.publish_event('positions', 'position.changed', 'position', 'acct-e/S2', 1, '{}'::jsonb, NULL, NULL, '11111111-2222-4333-8444-555555555555')");
+  const { rows } = await db.admin.query<{ event_id: string }>('SELECT event_id::text FROM shared.event_outbox ORDER BY id');
+  const generated = rows.slice(0, 4).map((row) => row.event_id);
+  for (const id of generated) {
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const millis = Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    expect(Math.abs(millis - startedMs)).toBeLessThan(60_000);
+  }
+  // Later events sort after earlier ones (the one published 5 ms later last).
+  expect(generated[3]! > generated[2]!).toBe(true);
+  expect(rows[4]!.event_id).toBe('11111111-2222-4333-8444-555555555555');
 });
