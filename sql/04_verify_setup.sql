@@ -212,7 +212,9 @@ SELECT 'function', format('%s owned by %s', e.signature, :'trading_db_user'),
                -- migration 0008
                ('shared.active_account_ids()'),
                -- migration 0021
-               ('shared.uuid_v7()')) AS e (signature);
+               ('shared.uuid_v7()'),
+               -- migration 0022
+               ('shared.audit_row_ref(text,text,jsonb)')) AS e (signature);
 
 INSERT INTO setup_check (kind, object_name, present)
 SELECT 'table', e.schema_name || '.' || e.table_name,

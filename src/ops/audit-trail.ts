@@ -154,20 +154,24 @@ export function resolveAuditedTable(name: string, tables: Map<string, string[]>)
   );
 }
 
+/**
+ * The audit rows of one row ($1 schema, $2 table, $3 key as jsonb), oldest first: found through
+ * the row-history index by the hash of table and key (migration 0022), then matched exactly.
+ */
+export const ROW_HISTORY_SQL = `SELECT a.id, a.occurred_at AS "occurredAt", a.operation, a.row_key AS key, a.old_values AS "oldValues", a.new_values AS "newValues",
+            a.db_role AS "dbRole", a.actor, a.txid, shared.audit_chain_seq(a.id) AS "chainSeq"
+       FROM shared.audit_log a
+      WHERE shared.audit_row_ref(a.table_schema, a.table_name, a.row_key) = shared.audit_row_ref($1, $2, $3::jsonb)
+        AND a.table_schema = $1 AND a.table_name = $2 AND a.row_key = $3::jsonb
+      ORDER BY a.id`;
+
 /** A row's history, oldest change first. */
 export async function auditHistory(owner: Queryable, tableName: string, keyText: string): Promise<{ table: string; key: Record<string, string>; entries: AuditEntry[] }> {
   const tables = await auditedTables(owner);
   const table = resolveAuditedTable(tableName, tables);
   const key = parseAuditKey(keyText, tables.get(table)!, table);
   const [schema, name] = table.split('.') as [string, string];
-  const { rows } = await owner.query<AuditEntry & { id: string; txid: string; chainSeq: string | null }>(
-    `SELECT a.id, a.occurred_at AS "occurredAt", a.operation, a.row_key AS key, a.old_values AS "oldValues", a.new_values AS "newValues",
-            a.db_role AS "dbRole", a.actor, a.txid, shared.audit_chain_seq(a.id) AS "chainSeq"
-       FROM shared.audit_log a
-      WHERE a.table_schema = $1 AND a.table_name = $2 AND a.row_key = $3::jsonb
-      ORDER BY a.id`,
-    [schema, name, JSON.stringify(key)],
-  );
+  const { rows } = await owner.query<AuditEntry & { id: string; txid: string; chainSeq: string | null }>(ROW_HISTORY_SQL, [schema, name, JSON.stringify(key)]);
   return {
     table,
     key,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { withTransaction } from '../../src/db/transaction.ts';
 import { startAuditSealer } from '../../src/ops/audit-sealer.ts';
-import { sealAuditLog, verifyAuditTrail } from '../../src/ops/audit-trail.ts';
+import { ROW_HISTORY_SQL, sealAuditLog, verifyAuditTrail } from '../../src/ops/audit-trail.ts';
 import { executeOrder } from '../../src/services/execution/order-execution.ts';
 import { OrderService } from '../../src/services/execution/order-service.ts';
 import { setKillSwitch } from '../../src/services/risk-management/kill-switch.ts';
@@ -328,6 +328,16 @@ it('`tradedb audit show` lists an order\'s changes, old → new, and names a bad
   expect(shown.code, shown.stderr).toBe(0);
   expect(shown.stdout).toMatch(/INSERT {2}execution_user as \S+ {2}tx \d+/);
   expect(shown.stdout).toMatch(/UPDATE {2}execution_user as \S+ {2}tx \d+\n {4}status: "\w+" → "cancelled", version: \d → \d/);
+  // Found through the row-history index (on the hash of table and key), not by reading the trail.
+  const client = await owner.connect();
+  try {
+    await client.query('SET enable_seqscan = off');
+    const plan = await client.query(`EXPLAIN ${ROW_HISTORY_SQL}`, ['execution', 'orders', JSON.stringify({ account_id: 'aud-a', id: String(order.rows[0].id) })]);
+    expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toMatch(/Index Scan (using|on) audit_log_\w+_audit_row_ref_idx/);
+  } finally {
+    await client.query('RESET enable_seqscan');
+    client.release();
+  }
   const badTable = await runCli(['audit', 'show', '--table', 'trades', '--key', '1'], trading.db.env);
   expect(badTable).toMatchObject({ code: 1 });
   expect(badTable.stderr).toContain('--table: "trades" is not audited; audited tables: data_ingestion.symbols, execution.orders');
