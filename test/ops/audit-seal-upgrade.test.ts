@@ -37,8 +37,9 @@ async function waitForHorizon(): Promise<void> {
 it('a trail sealed row by row before migration 0019 goes on in blocks after it: one chain per table, verified whole, tampering in either part named', async () => {
   // The database as it was before 0019: the same scripts without it and anything after it.
   cpSync(SQL_DIR, sqlDir, { recursive: true });
-  const later = readdirSync(path.join(sqlDir, 'migrations')).filter((name) => name >= BLOCKS_MIGRATION);
-  for (const name of later) renameSync(path.join(sqlDir, 'migrations', name), path.join(sqlDir, name));
+  const held = mkdtempSync(path.join(os.tmpdir(), 'tradedb-held-'));
+  const later = readdirSync(path.join(sqlDir, 'migrations')).filter((name) => name.endsWith('.sql') && name >= BLOCKS_MIGRATION);
+  for (const name of later) renameSync(path.join(sqlDir, 'migrations', name), path.join(held, name));
   await runSetup(config, { sqlDir });
   admin = await connectAdmin(config, config.trading.database);
   owner = createOwnerPool(config);
@@ -50,7 +51,8 @@ it('a trail sealed row by row before migration 0019 goes on in blocks after it: 
   await addSymbols('UPG4', 'UPG5');
   await waitForHorizon();
 
-  for (const name of later) renameSync(path.join(sqlDir, name), path.join(sqlDir, 'migrations', name));
+  for (const name of later) renameSync(path.join(held, name), path.join(sqlDir, 'migrations', name));
+  rmSync(held, { recursive: true });
   expect((await runSetup(config, { sqlDir })).applied).toContain(`migrations/${BLOCKS_MIGRATION}`);
   const perRow = (await admin.query("SELECT count(*)::int AS n FROM shared.audit_seals WHERE table_name = 'symbols'")).rows[0].n;
   expect(perRow).toBe((await admin.query("SELECT count(*)::int AS n FROM shared.audit_log WHERE table_name = 'symbols'")).rows[0].n);
